@@ -1,0 +1,115 @@
+"""`mlpatterns-server` / `python -m mlpatterns_server`: fetch the model, load it once to fail fast
+with a clear message, then serve it from one or more worker processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+from pydantic_settings import CliApp
+
+from mlpatterns_server.errors import ModelLoadError
+from mlpatterns_server.loading.predictor import Predictor
+from mlpatterns_server.settings import ServerSettings
+
+log = logging.getLogger("mlpatterns_server")
+
+
+def parse_settings(argv: Sequence[str]) -> ServerSettings:
+    return CliApp.run(ServerSettings, cli_args=list(argv))
+
+
+def _explain(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"])
+        lines.append(f"  --{where}: {problem['msg']}" if where else f"  {problem['msg'].removeprefix('Value error, ')}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        level=os.environ.get("MLPATTERNS_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = parse_settings(sys.argv[1:] if argv is None else argv)
+    except ValidationError as error:
+        print(f"mlpatterns-server: invalid arguments\n{_explain(error)}", file=sys.stderr)
+        return 2
+    # The MLflow client would retry for minutes on its own; our fetch loop retries with backoff.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+
+    from mlpatterns_server.loading.formats import load_predictor
+    from mlpatterns_server.loading.storage import content_digest, fetch_model
+
+    try:
+        fetched = fetch_model(settings)
+        started = time.perf_counter()
+        predictor = load_predictor(fetched.path, settings.model_format, settings.skops_trusted_types)
+        load_seconds = time.perf_counter() - started
+    except ModelLoadError as error:
+        log.error("cannot serve model '%s': %s", settings.model_name, error.message)
+        return 1
+    version = settings.model_version or fetched.registry_version or content_digest(fetched.path)
+    settings = settings.model_copy(update={"model_dir": str(fetched.path), "model_uri": None, "model_version": version})
+    if settings.workers == 1:
+        _serve_in_process(settings, predictor, load_seconds)
+    else:
+        del predictor  # each worker loads its own copy from the local path
+        _serve_workers(settings)
+    return 0
+
+
+def _uvicorn_options(settings: ServerSettings) -> dict[str, object]:
+    return {
+        "host": settings.host,
+        "port": settings.http_port,
+        "log_config": None,
+        "access_log": settings.access_log,
+        "timeout_keep_alive": settings.timeout_keep_alive,
+        "timeout_graceful_shutdown": settings.grace_period,
+    }
+
+
+def _serve_in_process(settings: ServerSettings, predictor: Predictor, load_seconds: float) -> None:
+    import uvicorn
+
+    from mlpatterns_server.app import create_app
+    from mlpatterns_server.model import ServedModel
+
+    model = ServedModel.from_settings(settings, predictor)
+    model.load_seconds = load_seconds
+    uvicorn.run(create_app(settings, model), **_uvicorn_options(settings))  # type: ignore[arg-type]
+
+
+def _serve_workers(settings: ServerSettings) -> None:
+    import uvicorn
+
+    from mlpatterns_server.app import SETTINGS_ENV
+
+    # Workers are spawned fresh; they read their settings and the shared metrics directory from
+    # the environment (prometheus-client picks its multiprocess mode at import).
+    own_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    metrics_dir = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="mlpatterns-metrics-"))
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    try:
+        uvicorn.run(
+            "mlpatterns_server.app:create_worker_app",
+            factory=True,
+            workers=settings.workers,
+            **_uvicorn_options(settings),  # type: ignore[arg-type]
+        )
+    finally:
+        if own_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

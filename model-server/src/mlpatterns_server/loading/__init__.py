@@ -1,0 +1,1 @@
+"""Fetching a model from storage or the MLflow registry, detecting its format, and loading it."""

@@ -1,0 +1,71 @@
+"""scikit-learn estimators (joblib, pickle or skops files), and XGBoost models saved through
+its scikit-learn wrapper, which answer the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from mlpatterns_server.errors import ModelLoadError
+from mlpatterns_server.loading.predictor import Predictor, Tensors
+from mlpatterns_server.protocol.tensors import TensorSpec, datatype_of
+
+# Types a .skops file may hold without being named explicitly: the estimators and their arrays.
+SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+
+
+class SklearnPredictor(Predictor):
+    format: ClassVar[str] = "sklearn"
+
+    def __init__(self, estimator: Any, source: Path) -> None:
+        if not callable(getattr(estimator, "predict", None)):
+            raise ModelLoadError(f"{source.name} holds a {type(estimator).__name__}, not an estimator with predict()")
+        self.estimator = estimator
+        n_features = getattr(estimator, "n_features_in_", None)
+        names = getattr(estimator, "feature_names_in_", None)
+        # Estimators fitted on a DataFrame want their column names back.
+        self._columns = list(names) if names is not None else None
+        classes = getattr(estimator, "classes_", None)
+        label_type = datatype_of(np.asarray(classes).dtype) if classes is not None else "FP64"
+        outputs = [TensorSpec("predict", label_type, (-1,))]
+        self._methods: dict[str, Callable[[Any], Any]] = {"predict": estimator.predict}
+        if classes is not None and hasattr(estimator, "predict_proba"):
+            outputs.append(TensorSpec("predict_proba", "FP64", (-1, len(classes))))
+            self._methods["predict_proba"] = estimator.predict_proba
+        width = int(n_features) if n_features is not None else -1
+        super().__init__(source, [TensorSpec("input-0", "FP64", (-1, width))], outputs)
+
+    def predict(self, inputs: Tensors, outputs: Sequence[str]) -> Tensors:
+        features: Any = inputs["input-0"]
+        if self._columns is not None:
+            import pandas as pd
+
+            features = pd.DataFrame(features, columns=self._columns)
+        return {name: np.asarray(self._methods[name](features)) for name in outputs}
+
+    def describe(self) -> str:
+        return f"{self.format} {type(self.estimator).__name__} from {self.source.name}"
+
+
+def load_pickled(path: Path) -> SklearnPredictor:
+    import joblib
+
+    # joblib reads its own files and plain pickles alike; both run code from the file, so only
+    # serve artifacts you produced (prefer .skops from untrusted sources).
+    return SklearnPredictor(joblib.load(path), path)
+
+
+def load_skops(path: Path, extra_trusted: Sequence[str]) -> SklearnPredictor:
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(file=path)
+    refused = [t for t in untrusted if not t.startswith(SKOPS_TRUSTED_PREFIXES) and t not in extra_trusted]
+    if refused:
+        raise ModelLoadError(
+            f"{path.name} holds types outside scikit-learn, NumPy and SciPy: {', '.join(refused)}; "
+            "if you trust them, list them in --skops_trusted_types"
+        )
+    return SklearnPredictor(skops.io.load(path, trusted=untrusted), path)

@@ -1,0 +1,115 @@
+"""Where prediction-log events go: a Redis Stream, an HTTP receiver of CloudEvents in the KServe
+logger's binary format, or stdout. A sink sends a batch and returns the events it could not send."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import UTC, datetime
+from typing import Protocol
+
+from mlpatterns_server.predlog.event import PredictionEvent
+from mlpatterns_server.settings import ServerSettings
+
+SEND_TIMEOUT_SECONDS = 2.0
+# KServe's inference logger types its events like this; receivers built for it accept ours.
+CLOUDEVENT_TYPE = "org.kubeflow.serving.inference.response"
+
+
+class Sink(Protocol):
+    name: str
+
+    async def send(self, events: list[PredictionEvent]) -> list[PredictionEvent]: ...
+
+    async def close(self) -> None: ...
+
+
+class StdoutSink:
+    name = "stdout"
+
+    async def send(self, events: list[PredictionEvent]) -> list[PredictionEvent]:
+        sys.stdout.buffer.write(b"".join(event.to_json() + b"\n" for event in events))
+        sys.stdout.flush()
+        return []
+
+    async def close(self) -> None:
+        sys.stdout.flush()
+
+
+class RedisStreamSink:
+    name = "redis"
+
+    def __init__(self, url: str, stream: str, maxlen: int) -> None:
+        import redis.asyncio
+
+        self.stream = stream
+        self.maxlen = maxlen
+        self.client = redis.asyncio.Redis.from_url(
+            url, socket_timeout=SEND_TIMEOUT_SECONDS, socket_connect_timeout=SEND_TIMEOUT_SECONDS
+        )
+
+    async def send(self, events: list[PredictionEvent]) -> list[PredictionEvent]:
+        # One round trip per batch; a failed batch is retried whole (at-least-once: consumers
+        # de-duplicate on request_id).
+        async with self.client.pipeline(transaction=False) as pipe:
+            for event in events:
+                pipe.xadd(self.stream, {"event": event.to_json()}, maxlen=self.maxlen, approximate=True)
+            await pipe.execute()
+        return []
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class CloudEventsSink:
+    name = "http"
+    max_in_flight = 16
+
+    def __init__(self, url: str, namespace: str) -> None:
+        import httpx
+
+        self.url = url
+        self.namespace = namespace
+        self.client = httpx.AsyncClient(timeout=SEND_TIMEOUT_SECONDS)
+
+    async def send(self, events: list[PredictionEvent]) -> list[PredictionEvent]:
+        failed: list[PredictionEvent] = []
+        for start in range(0, len(events), self.max_in_flight):
+            chunk = events[start : start + self.max_in_flight]
+            results = await asyncio.gather(*(self._post(event) for event in chunk), return_exceptions=True)
+            failed.extend(event for event, result in zip(chunk, results, strict=True) if result is not None)
+        return failed
+
+    async def _post(self, event: PredictionEvent) -> None:
+        # Binary content mode, with the extension attributes KServe's logger sets.
+        headers = {
+            "ce-specversion": "1.0",
+            "ce-id": event.request_id,
+            "ce-type": CLOUDEVENT_TYPE,
+            "ce-source": f"http://localhost/{event.model}/{event.role}",
+            "ce-time": datetime.fromtimestamp(event.timestamp, UTC).isoformat(),
+            "ce-inferenceservicename": event.model,
+            "ce-namespace": self.namespace,
+            "ce-component": "predictor",
+            "ce-endpoint": event.role,
+            "ce-modelversion": event.version,
+            "content-type": "application/json",
+        }
+        response = await self.client.post(self.url, content=event.to_json(), headers=headers)
+        response.raise_for_status()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def make_sink(settings: ServerSettings) -> Sink | None:
+    if settings.prediction_log_sink == "stdout":
+        return StdoutSink()
+    if settings.prediction_log_sink == "redis":
+        return RedisStreamSink(
+            settings.prediction_log_redis_url, settings.prediction_log_stream, settings.prediction_log_stream_maxlen
+        )
+    if settings.prediction_log_sink == "http":
+        assert settings.prediction_log_http_url is not None
+        return CloudEventsSink(settings.prediction_log_http_url, settings.namespace)
+    return None

@@ -1,0 +1,1 @@
+"""Request and response codecs: KServe v1 and the Open Inference Protocol (v2)."""

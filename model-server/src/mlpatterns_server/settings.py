@@ -1,0 +1,93 @@
+"""The model server's settings: one typed object, read from MLPATTERNS_* environment variables and
+from the command line, where the names are KServe's own (`--model_name`, `--model_dir`,
+`--http_port`, `--workers`) so the image drops into a KServe ServingRuntime unchanged."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ModelFormat = Literal["auto", "mlflow", "sklearn", "xgboost", "onnx"]
+PredictionLogSink = Literal["none", "stdout", "redis", "http"]
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MLPATTERNS_",
+        protected_namespaces=(),
+        extra="ignore",
+        cli_prog_name="mlpatterns-server",
+        # KServe runtimes pass arguments we have no use for (e.g. --grpc_port); accept them.
+        cli_ignore_unknown_args=True,
+    )
+
+    # -- the model
+    model_name: str = Field("model", min_length=1, description="Name of the model on the endpoint path.")
+    model_dir: str | None = Field(
+        None,
+        description="Local directory or file holding the model (KServe mounts it at /mnt/models). "
+        "With --model_uri, the download target.",
+    )
+    model_uri: str | None = Field(
+        None,
+        description="Where to fetch the model at start: a local path, s3://, gs://, pvc://, https://, "
+        "or the MLflow registry (models:/NAME@ALIAS, models:/NAME/VERSION).",
+    )
+    model_format: ModelFormat = Field("auto", description="Force a format instead of detecting it.")
+    model_version: str | None = Field(
+        None,
+        description="Version label on metrics and events (default: the registry version for models:/, "
+        "else a digest of the model files).",
+    )
+    role: str = Field("primary", pattern=r"^[a-z0-9][a-z0-9-]*$", description="primary, canary, shadow or any name.")
+    predict_proba: bool = Field(
+        False, description="v1 answers with class probabilities instead of labels (classifiers)."
+    )
+    skops_trusted_types: list[str] = Field(
+        default_factory=list,
+        description="Extra types a .skops file may contain beyond scikit-learn, NumPy and SciPy.",
+    )
+
+    # -- fetching
+    load_attempts: int = Field(5, ge=1, description="Attempts to fetch the model on transient errors.")
+    load_backoff_seconds: float = Field(1.0, ge=0, description="First retry delay; doubles each time.")
+    download_dir: str = Field("/tmp/mlpatterns-models", description="Where remote models are downloaded.")
+    pvc_mount_root: str = Field("/mnt/pvc", description="Where pvc://CLAIM/PATH is mounted.")
+
+    # -- HTTP
+    http_port: int = Field(8080, ge=0, le=65535)
+    host: str = "0.0.0.0"
+    workers: int = Field(1, ge=1, description="Worker processes; metrics are aggregated across them.")
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+    timeout_keep_alive: int = Field(65, ge=1, description="Longer than Envoy's idle timeout.")
+    grace_period: int = Field(30, ge=0, description="Seconds SIGTERM waits for in-flight requests.")
+    access_log: bool = False
+
+    # -- micro-batching
+    enable_batching: bool = Field(False, description="Group concurrent requests into one predict call.")
+    max_batch_size: int = Field(32, ge=1, description="Most rows in one batch.")
+    max_batch_wait_ms: float = Field(
+        0.0,
+        ge=0,
+        description="How long an idle model waits to fill a batch; 0 takes whatever is queued.",
+    )
+
+    # -- prediction log
+    prediction_log_sink: PredictionLogSink = "none"
+    prediction_log_redis_url: str = "redis://localhost:6379/0"
+    prediction_log_stream: str = "mlpatterns:predictions"
+    prediction_log_stream_maxlen: int = Field(1_000_000, ge=1, description="Approximate stream cap.")
+    prediction_log_http_url: str | None = Field(None, description="CloudEvents receiver for the http sink.")
+    prediction_log_buffer: int = Field(10_000, ge=1, description="Events held in memory before dropping.")
+    prediction_log_flush_seconds: float = Field(5.0, ge=0, description="Time to flush at shutdown.")
+    namespace: str = Field("default", description="Namespace reported in CloudEvents.")
+
+    @model_validator(mode="after")
+    def _check(self) -> ServerSettings:
+        if not self.model_dir and not self.model_uri:
+            raise ValueError("give --model_dir (a local model) or --model_uri (where to fetch it)")
+        if self.prediction_log_sink == "http" and not self.prediction_log_http_url:
+            raise ValueError("--prediction_log_sink http needs --prediction_log_http_url")
+        return self

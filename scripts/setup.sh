@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install what the tests and the local runtime need: Debian services (redis-server, Prometheus
+# with promtool, wrk) and the Python workspace in .venv. Idempotent; quick when nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3.11}"
+UV_SPEC="uv>=0.13,<0.14"
+SYSTEM_TOOLS=(redis-server:redis-server promtool:prometheus prometheus:prometheus wrk:wrk)
+
+missing=()
+for entry in "${SYSTEM_TOOLS[@]}"; do
+  command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry#*:}")
+done
+if ((${#missing[@]})); then
+  packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian packages: $packages"
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $packages >/dev/null
+  else
+    echo "setup: missing system packages: $packages" >&2
+    echo "setup: install them first, e.g.: sudo apt-get install -y $packages" >&2
+    exit 1
+  fi
+fi
+
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+if [[ ! -x .tools/bin/uv ]]; then
+  echo "setup: installing uv into .tools"
+  "$PYTHON" -m venv .tools
+  .tools/bin/pip install -q --disable-pip-version-check "$UV_SPEC"
+fi
+
+# Only PyPI is reachable here: never let uv fetch a Python build of its own.
+export UV_PYTHON_DOWNLOADS=never
+.tools/bin/uv sync --locked --python "$(command -v "$PYTHON")" --quiet
+echo "setup: ready (.venv: $(.venv/bin/python --version))"

@@ -1,0 +1,1 @@
+"""Helpers the tests share: free ports, real processes on loopback, and the services they need."""

@@ -1,0 +1,68 @@
+"""Running the model server as a real process in tests, and the reference model it serves."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from tests.support.processes import ManagedProcess, free_port
+
+
+@dataclass(frozen=True)
+class Iris:
+    features: np.ndarray
+    labels: np.ndarray
+    estimator: LogisticRegression
+    joblib_dir: Path
+
+
+@dataclass
+class Server:
+    process: ManagedProcess
+    url: str
+    model: str
+
+    @property
+    def predict_url(self) -> str:
+        return f"{self.url}/v1/models/{self.model}:predict"
+
+    @property
+    def infer_url(self) -> str:
+        return f"{self.url}/v2/models/{self.model}/infer"
+
+
+class ServerFactory:
+    """Starts our server as processes on free ports, and stops them all at the end."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.started: list[ManagedProcess] = []
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None, wait: bool = True, model: str = "iris") -> Server:
+        port = free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "mlpatterns_server",
+            "--model_name",
+            model,
+            "--http_port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            *args,
+        ]
+        process = ManagedProcess(command, self.workdir / f"server-{port}.log", env=env)
+        self.started.append(process)
+        server = Server(process, f"http://127.0.0.1:{port}", model)
+        if wait:
+            process.wait_http(f"{server.url}/v2/health/ready", timeout=90)
+        return server
+
+    def close(self) -> None:
+        for process in self.started:
+            process.stop()
