@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -175,7 +176,7 @@ def test_bad_request_is_a_named_4xx_and_serving_goes_on(
 
 
 def test_chunked_body_over_limit_is_refused(iris_server: Server) -> None:
-    def chunks():  # no Content-Length: the limit is enforced while reading
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is enforced while reading
         for _ in range(100):
             yield b" " * 1024
 

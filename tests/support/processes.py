@@ -56,6 +56,14 @@ class ManagedProcess:
     def wait_exit(self, timeout: float = 60.0) -> int:
         return self.process.wait(timeout=timeout)
 
+    def terminate_gracefully(self, timeout: float = 60.0) -> None:
+        """SIGTERM, then wait: uvicorn drains, runs its shutdown, and re-raises the signal, so a
+        clean stop ends with status -SIGTERM and the shutdown logged."""
+        self.signal(signal.SIGTERM)
+        status = self.wait_exit(timeout)
+        assert status in (0, -signal.SIGTERM), f"exit status {status}:\n{self.logs()[-4000:]}"
+        assert "Application shutdown complete" in self.logs() or status == 0, self.logs()[-4000:]
+
     def signal(self, sig: int) -> None:
         if self.process.poll() is None:
             self.process.send_signal(sig)

@@ -53,6 +53,17 @@ def _wait_tcp(process: ManagedProcess, port: int) -> None:
     raise TimeoutError(f"port {port} not open:\n{process.logs()}")
 
 
+def s3_client_env(endpoint: str) -> dict[str, str]:
+    """What a client (kserve-storage, boto3) needs to reach an S3 endpoint on loopback."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "S3_VERIFY_SSL": "false",
+    }
+
+
 @dataclass(frozen=True)
 class S3Server:
     process: ManagedProcess
@@ -60,14 +71,7 @@ class S3Server:
 
     @property
     def env(self) -> dict[str, str]:
-        """What a client (kserve-storage, boto3) needs to reach it."""
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "S3_VERIFY_SSL": "false",
-        }
+        return s3_client_env(self.endpoint)
 
 
 def start_s3(workdir: Path, port: int | None = None) -> S3Server:

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
@@ -232,7 +231,8 @@ class InferenceService:
         return await self.v2_model_ready(request)
 
     async def metrics_endpoint(self, request: Request) -> Response:
-        return Response(self.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+        content, content_type = self.metrics.exposition(request.headers.get("accept", ""))
+        return Response(content, headers={"content-type": content_type})
 
     def routes(self) -> list[Route]:
         return [

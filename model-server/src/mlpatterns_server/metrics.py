@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -80,5 +81,7 @@ class ServerMetrics:
     def loaded(self, seconds: float) -> None:
         self.model_load.labels(model=self._labels["model"], version=self._labels["version"]).set(seconds)
 
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+    def exposition(self, accept: str) -> tuple[bytes, str]:
+        """The metrics in the format the scraper asks for (Prometheus text 0.0.4 by default)."""
+        encoder, content_type = choose_encoder(accept)
+        return encoder(self.registry), content_type

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import kserve
+import kserve.errors
 import numpy as np
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
@@ -107,6 +108,13 @@ class ServedModel(kserve.Model):  # type: ignore[misc]
         headers: dict[str, str] | None = None,
         response_headers: dict[str, str] | None = None,
     ) -> dict[str, Any] | InferResponse:
+        try:
+            return self._kserve_predict(payload)
+        except InvalidInput as error:
+            # KServe's own handlers answer its InvalidInput with a 400.
+            raise kserve.errors.InvalidInput(error.message) from None
+
+    def _kserve_predict(self, payload: dict[str, Any] | InferRequest) -> dict[str, Any] | InferResponse:
         if isinstance(payload, InferRequest):
             tensors = [
                 RequestTensor(item.name, item.as_numpy(), f"inputs[{i}] ('{item.name}')")

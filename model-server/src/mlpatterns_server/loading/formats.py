@@ -43,7 +43,7 @@ def detect_format(path: Path, requested: ModelFormat = "auto") -> tuple[str, Pat
         return candidates[0]
     if not candidates:
         found = ", ".join(p.name for p in files[:10]) or "nothing"
-        wanted = f"a {requested} model file" if requested != "auto" else _EXPECTED
+        wanted = f"a model file of format '{requested}'" if requested != "auto" else _EXPECTED
         raise ModelLoadError(f"no model found in {path}: expected {wanted}; found {found}")
     names = ", ".join(p.name for _, p in candidates)
     raise ModelLoadError(f"{path} holds several model files ({names}); keep one, or point --model_dir at the file")
@@ -85,5 +85,5 @@ def load_predictor(path: Path, requested: ModelFormat = "auto", skops_trusted_ty
         raise
     except Exception as exc:
         raise ModelLoadError(
-            f"{artifact} looks like a {fmt} model but does not load: {type(exc).__name__}: {exc}"
+            f"{artifact} was detected as format '{fmt}' but does not load: {type(exc).__name__}: {exc}"
         ) from exc

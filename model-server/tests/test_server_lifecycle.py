@@ -1,0 +1,83 @@
+"""Start and stop: SIGTERM lets in-flight requests finish; bad arguments and unloadable models end
+the process with a clear message and a non-zero status; the model also runs under stock KServe."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.model_server import Iris, ServerFactory
+from tests.support.processes import ManagedProcess, free_port
+
+ROW = [6.2, 3.4, 5.4, 2.3]
+
+
+def test_sigterm_drains_in_flight_requests(start_server: ServerFactory, iris: Iris) -> None:
+    # A lone request waits 1.5 s for company in the batcher: it is in flight when SIGTERM lands.
+    server = start_server(
+        "--model_dir", str(iris.joblib_dir), "--enable_batching", "true", "--max_batch_wait_ms", "1500"
+    )
+    answers: list[httpx.Response] = []
+    request = threading.Thread(
+        target=lambda: answers.append(httpx.post(server.predict_url, json={"instances": [ROW]}, timeout=30))
+    )
+    request.start()
+    time.sleep(0.5)
+    server.process.terminate_gracefully()
+    request.join()
+    assert answers[0].status_code == 200
+    assert answers[0].json() == {"predictions": iris.estimator.predict([ROW]).tolist()}
+
+
+def test_invalid_arguments_exit_2_with_the_reason() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mlpatterns_server", "--model_dir", "/models", "--workers", "zero"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--workers: Input should be a valid integer" in done.stderr
+
+
+def test_unloadable_model_exits_1_with_the_reason(start_server: ServerFactory, tmp_path: Path) -> None:
+    (tmp_path / "model.joblib").write_bytes(b"this is not a pickle")
+    server = start_server("--model_dir", str(tmp_path), wait=False)
+    assert server.process.wait_exit(timeout=60) == 1
+    assert "model.joblib was detected as format 'sklearn' but does not load" in server.process.logs()
+
+
+def test_served_model_runs_under_stock_kserve(iris: Iris, tmp_path: Path) -> None:
+    port = free_port()
+    host = ManagedProcess(
+        [sys.executable, "-m", "tests.support.kserve_host", str(iris.joblib_dir), str(port)],
+        tmp_path / "kserve.log",
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        host.wait_http(f"{url}/v2/health/ready", timeout=90)
+        rows = iris.features[::30]
+        v1 = httpx.post(f"{url}/v1/models/iris:predict", json={"instances": rows.tolist()})
+        assert v1.json() == {"predictions": iris.estimator.predict(rows).tolist()}
+        v2 = httpx.post(
+            f"{url}/v2/models/iris/infer",
+            json={
+                "inputs": [
+                    {"name": "input-0", "shape": list(rows.shape), "datatype": "FP64", "data": rows.ravel().tolist()}
+                ]
+            },
+        )
+        assert v2.json()["outputs"][0]["data"] == iris.estimator.predict(rows).tolist()
+        refused = httpx.post(f"{url}/v1/models/iris:predict", json={"instances": [[1.0, 2.0]]})
+        assert refused.status_code == 400
+        assert "rows have 2 features; model 'iris' expects 4" in refused.text
+        metadata = httpx.get(f"{url}/v2/models/iris").json()
+        assert metadata["inputs"] == [{"name": "input-0", "datatype": "FP64", "shape": [-1, 4]}]
+    finally:
+        host.stop()

@@ -1,0 +1,177 @@
+"""Every prediction becomes one event in the configured sink (a real redis-server, a real HTTP
+receiver, stdout); a dead sink costs no request anything; SIGTERM flushes what is buffered."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import cast
+
+import httpx
+import pytest
+import redis
+
+from tests.support.model_server import Iris, ServerFactory
+from tests.support.processes import free_port
+from tests.support.receivers import HttpReceiver, start_receiver
+from tests.support.services import start_redis
+
+ROWS = [[5.1, 3.5, 1.4, 0.2], [6.2, 3.4, 5.4, 2.3]]
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def _events(client: redis.Redis, stream: str) -> list[dict[str, object]]:
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange(stream))
+    return [json.loads(fields[b"event"]) for _, fields in entries]
+
+
+def _metric(server_url: str, line_prefix: str) -> float:
+    for line in httpx.get(f"{server_url}/metrics").text.splitlines():
+        if line.startswith(line_prefix):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_redis_stream_gets_one_event_per_prediction(start_server: ServerFactory, redis_url: str, iris: Iris) -> None:
+    stream = "test:predictions:basic"
+    server = start_server(
+        "--model_dir",
+        str(iris.joblib_dir),
+        "--model_version",
+        "v3",
+        "--role",
+        "canary",
+        "--prediction_log_sink",
+        "redis",
+        "--prediction_log_redis_url",
+        redis_url,
+        "--prediction_log_stream",
+        stream,
+    )
+    for i in range(5):
+        answer = httpx.post(server.predict_url, json={"instances": ROWS}, headers={"x-request-id": f"r-{i}"})
+        assert answer.status_code == 200
+    httpx.post(server.predict_url, json={"instances": []})  # refused requests are not predictions
+    client = redis.Redis.from_url(redis_url)
+    _eventually(lambda: client.xlen(stream) == 5)
+    events = _events(client, stream)
+    assert [event["request_id"] for event in events] == [f"r-{i}" for i in range(5)]
+    event = events[0]
+    assert {k: event[k] for k in ("model", "version", "role")} == {"model": "iris", "version": "v3", "role": "canary"}
+    assert event["inputs"] == {"input-0": ROWS}
+    assert event["outputs"] == {"predict": iris.estimator.predict(ROWS).tolist()}
+    assert isinstance(event["latency_ms"], float)
+    assert event["latency_ms"] > 0
+    assert datetime.fromisoformat(str(event["timestamp"])).tzinfo is not None
+    _eventually(lambda: _metric(server.url, 'mlpatterns_prediction_log_events_total{result="sent",sink="redis"}') == 5)
+
+
+def test_dead_sink_drops_and_counts_but_every_request_succeeds(start_server: ServerFactory, iris: Iris) -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    server = start_server(
+        "--model_dir",
+        str(iris.joblib_dir),
+        "--prediction_log_sink",
+        "redis",
+        "--prediction_log_redis_url",
+        nowhere,
+        "--prediction_log_buffer",
+        "3",
+        "--prediction_log_flush_seconds",
+        "1",
+    )
+    for _ in range(20):
+        assert httpx.post(server.predict_url, json={"instances": ROWS}).status_code == 200
+    assert _metric(server.url, 'mlpatterns_prediction_log_events_total{result="dropped",sink="redis"}') >= 17
+    _eventually(lambda: _metric(server.url, 'mlpatterns_prediction_log_events_total{result="error",sink="redis"}') > 0)
+    server.process.terminate_gracefully()
+    assert "prediction log: dropping 3 events the redis sink did not take" in server.process.logs()
+
+
+@pytest.fixture
+def paused_redis(tmp_path: Path) -> Iterator[str]:
+    process, url = start_redis(tmp_path)
+    yield url
+    process.stop()
+
+
+def test_sigterm_flushes_buffered_events(start_server: ServerFactory, paused_redis: str, iris: Iris) -> None:
+    stream = "test:predictions:flush"
+    server = start_server(
+        "--model_dir",
+        str(iris.joblib_dir),
+        "--prediction_log_sink",
+        "redis",
+        "--prediction_log_redis_url",
+        paused_redis,
+        "--prediction_log_stream",
+        stream,
+        "--prediction_log_flush_seconds",
+        "15",
+    )
+    client = redis.Redis.from_url(paused_redis)
+    client.client_pause(3000, all=False)  # writes stall: the server's events stay buffered
+    for i in range(20):
+        httpx.post(server.predict_url, json={"instances": ROWS}, headers={"x-request-id": f"f-{i}"})
+    assert client.xlen(stream) == 0
+    server.process.terminate_gracefully()
+    assert sorted(str(event["request_id"]) for event in _events(client, stream)) == sorted(f"f-{i}" for i in range(20))
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    receiver = start_receiver()
+    yield receiver
+    receiver.close()
+
+
+def test_cloudevents_in_kserve_logger_format(start_server: ServerFactory, receiver: HttpReceiver, iris: Iris) -> None:
+    server = start_server(
+        "--model_dir",
+        str(iris.joblib_dir),
+        "--model_version",
+        "v9",
+        "--prediction_log_sink",
+        "http",
+        "--prediction_log_http_url",
+        receiver.url,
+        "--namespace",
+        "team-a",
+    )
+    httpx.post(server.predict_url, json={"instances": ROWS}, headers={"x-request-id": "ce-1"})
+    _eventually(lambda: len(receiver.received) == 1)
+    (event,) = receiver.received
+    assert event.headers["ce-specversion"] == "1.0"
+    assert event.headers["ce-id"] == "ce-1"
+    assert event.headers["ce-type"] == "org.kubeflow.serving.inference.response"
+    assert event.headers["ce-inferenceservicename"] == "iris"
+    assert event.headers["ce-namespace"] == "team-a"
+    assert event.headers["ce-endpoint"] == "primary"
+    assert event.headers["content-type"] == "application/json"
+    data = json.loads(event.body)
+    assert (data["request_id"], data["version"], data["outputs"]) == (
+        "ce-1",
+        "v9",
+        {"predict": iris.estimator.predict(ROWS).tolist()},
+    )
+
+
+def test_stdout_sink_writes_json_lines(start_server: ServerFactory, iris: Iris) -> None:
+    server = start_server("--model_dir", str(iris.joblib_dir), "--prediction_log_sink", "stdout")
+    httpx.post(server.predict_url, json={"instances": ROWS}, headers={"x-request-id": "out-1"})
+
+    def logged() -> bool:
+        return any(line.startswith("{") and '"out-1"' in line for line in server.process.logs().splitlines())
+
+    _eventually(logged)
+    line = next(line for line in server.process.logs().splitlines() if '"out-1"' in line)
+    assert json.loads(line)["outputs"] == {"predict": iris.estimator.predict(ROWS).tolist()}

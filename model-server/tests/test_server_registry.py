@@ -1,0 +1,97 @@
+"""Models registered in a real MLflow registry (tracking server on sqlite) are served from
+models:/NAME@ALIAS and models:/NAME/VERSION, answer exactly as the in-memory model, and carry the
+registry version on every metric."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+from sklearn.ensemble import RandomForestClassifier
+
+from tests.support.model_server import Iris, ServerFactory
+from tests.support.services import MlflowServer
+
+NAME = "iris-classifier"
+COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+@pytest.fixture(scope="module")
+def registry(mlflow_server: MlflowServer, iris: Iris) -> Iterator[tuple[MlflowServer, RandomForestClassifier]]:
+    """Version 1 (the logistic regression) is the champion; version 2 is a random forest."""
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(mlflow_server.tracking_uri)
+    frame = pd.DataFrame(iris.features, columns=COLUMNS)
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(frame, iris.labels)
+    for estimator in (iris.estimator, forest):
+        with mlflow.start_run():
+            mlflow.sklearn.log_model(
+                estimator,
+                name="model",
+                registered_model_name=NAME,
+                signature=infer_signature(frame, estimator.predict(frame.to_numpy())),
+                input_example=frame.head(2),
+                pip_requirements=["scikit-learn"],  # skip inferring the environment (slow, not under test)
+                skops_trusted_types=["sklearn.tree._tree.Tree"],
+            )
+    MlflowClient().set_registered_model_alias(NAME, "champion", "1")
+    yield mlflow_server, forest
+    mlflow.set_tracking_uri(previous)
+
+
+def test_champion_by_alias_serves_the_trained_model(
+    start_server: ServerFactory, registry: tuple[MlflowServer, RandomForestClassifier], iris: Iris
+) -> None:
+    server_info, _ = registry
+    server = start_server(
+        "--model_uri", f"models:/{NAME}@champion", env={"MLFLOW_TRACKING_URI": server_info.tracking_uri}
+    )
+    answer = httpx.post(server.predict_url, json={"instances": iris.features.tolist()})
+    assert answer.json() == {"predictions": iris.estimator.predict(iris.features).tolist()}
+
+    metadata = httpx.get(f"{server.url}/v2/models/iris").json()
+    assert (metadata["platform"], metadata["versions"]) == ("mlflow", ["1"])
+    assert [tensor["name"] for tensor in metadata["inputs"]] == COLUMNS
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert 'mlpatterns_requests_total{code="200",model="iris",role="primary",version="1"} 1.0' in metrics
+
+
+def test_version_number_serves_that_version(
+    start_server: ServerFactory, registry: tuple[MlflowServer, RandomForestClassifier], iris: Iris
+) -> None:
+    server_info, forest = registry
+    server = start_server("--model_uri", f"models:/{NAME}/2", env={"MLFLOW_TRACKING_URI": server_info.tracking_uri})
+    rows = iris.features[::10]
+    tensors = [
+        {"name": name, "shape": [len(rows)], "datatype": "FP64", "data": rows[:, i].tolist()}
+        for i, name in enumerate(COLUMNS)
+    ]
+    answer = httpx.post(server.infer_url, json={"inputs": tensors}).json()
+    assert answer["model_version"] == "2"
+    np.testing.assert_array_equal(answer["outputs"][0]["data"], forest.predict(pd.DataFrame(rows, columns=COLUMNS)))
+
+
+def test_unknown_alias_fails_with_the_registry_answer(
+    start_server: ServerFactory, registry: tuple[MlflowServer, RandomForestClassifier]
+) -> None:
+    server_info, _ = registry
+    server = start_server(
+        "--model_uri", f"models:/{NAME}@nonesuch", env={"MLFLOW_TRACKING_URI": server_info.tracking_uri}, wait=False
+    )
+    assert server.process.wait_exit(timeout=90) == 1
+    logs = server.process.logs()
+    assert f"cannot fetch models:/{NAME}@nonesuch" in logs
+    assert "nonesuch" in logs.split("cannot fetch", 1)[1]
+    assert "retrying" not in logs
+
+
+def test_malformed_registry_uri_is_refused(start_server: ServerFactory) -> None:
+    server = start_server("--model_uri", "models:/just-a-name", wait=False)
+    assert server.process.wait_exit(timeout=60) == 1
+    assert "use models:/NAME@ALIAS or models:/NAME/VERSION" in server.process.logs()

@@ -1,0 +1,117 @@
+"""The model comes from where --model_uri points: a real S3-compatible server (moto), HTTP, a PVC
+mount, or a local path; transient storage errors are retried, permanent ones end the process at once."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+
+from tests.support.model_server import Iris, ServerFactory
+from tests.support.processes import ManagedProcess, free_port
+from tests.support.services import S3Server, s3_client_env, start_s3
+
+ROW = [6.2, 3.4, 5.4, 2.3]
+
+
+def _upload(server: S3Server, iris: Iris, bucket: str, key: str) -> None:
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    s3.create_bucket(Bucket=bucket)
+    s3.upload_file(str(iris.joblib_dir / "model.joblib"), bucket, key)
+
+
+def _predicts(url: str, iris: Iris) -> None:
+    answer = httpx.post(url, json={"instances": [ROW]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"predictions": iris.estimator.predict([ROW]).tolist()}
+
+
+def test_s3(start_server: ServerFactory, s3_server: S3Server, iris: Iris, tmp_path: Path) -> None:
+    _upload(s3_server, iris, "models", "iris/v1/model.joblib")
+    server = start_server("--model_uri", "s3://models/iris/v1", "--download_dir", str(tmp_path), env=s3_server.env)
+    _predicts(server.predict_url, iris)
+
+
+def test_transient_s3_outage_is_retried_and_readiness_waits(
+    start_server: ServerFactory, iris: Iris, tmp_path: Path
+) -> None:
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {**s3_client_env(endpoint), "S3_MAX_ATTEMPTS": "1"}
+    server = start_server(
+        "--model_uri",
+        "s3://late/iris",
+        "--download_dir",
+        str(tmp_path),
+        "--load_attempts",
+        "12",
+        "--load_backoff_seconds",
+        "0.5",
+        env=env,
+        wait=False,
+    )
+    deadline = time.monotonic() + 30
+    while "retrying in" not in server.process.logs():
+        assert time.monotonic() < deadline, server.process.logs()
+        time.sleep(0.2)
+    with pytest.raises(httpx.ConnectError):  # not ready: nothing answers before the model is loaded
+        httpx.get(f"{server.url}/v2/health/ready")
+    storage = start_s3(tmp_path, port=port)
+    try:
+        _upload(storage, iris, "late", "iris/model.joblib")
+        server.process.wait_http(f"{server.url}/v2/health/ready", timeout=60)
+        _predicts(server.predict_url, iris)
+        assert "EndpointConnectionError" in server.process.logs()
+    finally:
+        storage.process.stop()
+
+
+def test_missing_object_fails_at_once_with_the_reason(
+    start_server: ServerFactory, s3_server: S3Server, iris: Iris, tmp_path: Path
+) -> None:
+    _upload(s3_server, iris, "other", "iris/model.joblib")
+    server = start_server(
+        "--model_uri", "s3://other/absent", "--download_dir", str(tmp_path), env=s3_server.env, wait=False
+    )
+    assert server.process.wait_exit(timeout=60) == 1
+    logs = server.process.logs()
+    assert "cannot serve model 'iris': cannot fetch s3://other/absent" in logs
+    assert "No model found" in logs
+    assert "retrying" not in logs
+
+
+def test_http(start_server: ServerFactory, iris: Iris, tmp_path: Path) -> None:
+    port = free_port()
+    files = ManagedProcess(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(iris.joblib_dir)],
+        tmp_path / "http.log",
+    )
+    try:
+        files.wait_http(f"http://127.0.0.1:{port}/", timeout=30)
+        server = start_server("--model_uri", f"http://127.0.0.1:{port}/model.joblib", "--download_dir", str(tmp_path))
+        _predicts(server.predict_url, iris)
+    finally:
+        files.stop()
+
+
+def test_pvc(start_server: ServerFactory, iris: Iris, tmp_path: Path) -> None:
+    shutil.copytree(iris.joblib_dir, tmp_path / "models" / "iris")
+    server = start_server("--model_uri", "pvc://model-claim/models/iris", "--pvc_mount_root", str(tmp_path))
+    _predicts(server.predict_url, iris)
+
+
+def test_missing_local_model_exits_non_zero(start_server: ServerFactory, tmp_path: Path) -> None:
+    server = start_server("--model_dir", str(tmp_path / "absent"), wait=False)
+    assert server.process.wait_exit(timeout=60) == 1
+    assert f"cannot serve model 'iris': model path {tmp_path / 'absent'} does not exist" in server.process.logs()
