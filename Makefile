@@ -20,7 +20,7 @@ unit:
 	$(VENV)/pytest $(PYTEST_ARGS)
 
 demo:
-	bash scripts/demo.sh
+	$(VENV)/python scripts/demo.py
 
 bench:
 	$(VENV)/python bench/serving.py

@@ -18,6 +18,7 @@ class ServerSettings(BaseSettings):
         env_prefix="MLPATTERNS_",
         protected_namespaces=(),
         extra="ignore",
+        env_ignore_empty=True,
         cli_prog_name="mlpatterns-server",
         # KServe runtimes pass arguments we have no use for (e.g. --grpc_port); accept them.
         cli_ignore_unknown_args=True,
