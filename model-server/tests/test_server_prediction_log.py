@@ -4,6 +4,7 @@ receiver, stdout); a dead sink costs no request anything; SIGTERM flushes what i
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -88,6 +89,8 @@ def test_dead_sink_drops_and_counts_but_every_request_succeeds(start_server: Ser
         "3",
         "--prediction_log_flush_seconds",
         "1",
+        "--prediction_log_spool",
+        "false",
     )
     for _ in range(20):
         assert httpx.post(server.predict_url, json={"instances": ROWS}).status_code == 200
@@ -125,6 +128,29 @@ def test_sigterm_flushes_buffered_events(start_server: ServerFactory, paused_red
     assert client.xlen(stream) == 0
     server.process.terminate_gracefully()
     assert sorted(str(event["request_id"]) for event in _events(client, stream)) == sorted(f"f-{i}" for i in range(20))
+
+
+def test_events_of_a_crashed_worker_are_sent_by_the_next_one(
+    start_server: ServerFactory, redis_url: str, iris: Iris, tmp_path: Path
+) -> None:
+    stream = "test:predictions:crash"
+    spool = {"MLPATTERNS_PREDICTION_LOG_SPOOL_DIR": str(tmp_path / "spool")}
+    common = ["--model_dir", str(iris.joblib_dir), "--prediction_log_sink", "redis", "--prediction_log_stream", stream]
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    crashing = start_server(*common, "--prediction_log_redis_url", nowhere, env=spool)
+    for i in range(12):
+        httpx.post(crashing.predict_url, json={"instances": ROWS}, headers={"x-request-id": f"k-{i}"})
+    crashing.process.signal(signal.SIGKILL)  # no shutdown, no flush
+    crashing.process.wait_exit()
+
+    successor = start_server(*common, "--prediction_log_redis_url", redis_url, env=spool)
+    httpx.post(successor.predict_url, json={"instances": ROWS}, headers={"x-request-id": "after"})
+    client = redis.Redis.from_url(redis_url)
+    _eventually(lambda: client.xlen(stream) == 13)
+    assert [str(event["request_id"]) for event in _events(client, stream)] == [f"k-{i}" for i in range(12)] + ["after"]
+    assert "recovered 12 unsent events" in successor.process.logs()
+    successor.process.terminate_gracefully()
+    assert list((tmp_path / "spool").rglob("*.jsonl")) == [], "a clean stop leaves no spool behind"
 
 
 @pytest.fixture

@@ -56,6 +56,12 @@ class ServerFactory:
             "127.0.0.1",
             *args,
         ]
+        # Each server spools to a folder of its own unless a test shares one on purpose.
+        env = {
+            "MLPATTERNS_PREDICTION_LOG_SPOOL_DIR": str(self.workdir / f"spool-{port}"),
+            "MLPATTERNS_DOWNLOAD_DIR": str(self.workdir / "downloads"),
+            **(env or {}),
+        }
         process = ManagedProcess(command, self.workdir / f"server-{port}.log", env=env)
         self.started.append(process)
         server = Server(process, f"http://127.0.0.1:{port}", model)

@@ -10,6 +10,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -35,6 +36,7 @@ from mlpatterns_server.model import ServedModel
 from mlpatterns_server.predlog.event import PredictionEvent
 from mlpatterns_server.predlog.log import PredictionLog
 from mlpatterns_server.predlog.sinks import make_sink
+from mlpatterns_server.predlog.spool import Spool
 from mlpatterns_server.protocol import v1, v2
 from mlpatterns_server.protocol.jsonio import dump_json
 from mlpatterns_server.settings import ServerSettings
@@ -69,16 +71,24 @@ class InferenceService:
         self.settings = settings
         self.model = model
         self.metrics = ServerMetrics(model.name, model.version, settings.role)
-        sink = make_sink(settings)
-        self.prediction_log = (
-            PredictionLog(sink, settings.prediction_log_buffer, settings.prediction_log_flush_seconds, self.metrics)
-            if sink
-            else None
-        )
+        self.prediction_log = self._prediction_log(settings)
         self.batcher = (
             MicroBatcher(model.infer, settings.max_batch_size, settings.max_batch_wait_ms, self.metrics.batch_rows)
             if settings.enable_batching
             else None
+        )
+
+    def _prediction_log(self, settings: ServerSettings) -> PredictionLog | None:
+        sink = make_sink(settings)
+        if sink is None:
+            return None
+        spool = (
+            Spool(Path(settings.prediction_log_spool_dir) / f"{settings.model_name}-{settings.role}")
+            if settings.prediction_log_spool
+            else None
+        )
+        return PredictionLog(
+            sink, settings.prediction_log_buffer, settings.prediction_log_flush_seconds, self.metrics, spool
         )
 
     @contextlib.asynccontextmanager

@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mlpatterns_server.loading.formats import load_predictor
     from mlpatterns_server.loading.storage import content_digest, fetch_model
 
+    log.info("fetching model '%s' from %s", settings.model_name, settings.model_uri or settings.model_dir)
     try:
         fetched = fetch_model(settings)
         started = time.perf_counter()

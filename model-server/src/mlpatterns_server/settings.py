@@ -83,6 +83,12 @@ class ServerSettings(BaseSettings):
     prediction_log_http_url: str | None = Field(None, description="CloudEvents receiver for the http sink.")
     prediction_log_buffer: int = Field(10_000, ge=1, description="Events held in memory before dropping.")
     prediction_log_flush_seconds: float = Field(5.0, ge=0, description="Time to flush at shutdown.")
+    prediction_log_spool: bool = Field(
+        True, description="Write events ahead to a file so a crashed worker's events are sent after restart."
+    )
+    prediction_log_spool_dir: str = Field(
+        "/tmp/mlpatterns-spool", description="Spool files live in <dir>/<model>-<role>; keep it on a volume."
+    )
     namespace: str = Field("default", description="Namespace reported in CloudEvents.")
 
     @model_validator(mode="after")

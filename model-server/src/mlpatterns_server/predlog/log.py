@@ -1,5 +1,7 @@
-"""The buffer between requests and the sink. Recording never waits: a slow or dead sink only fills
-the bounded buffer, and what does not fit is dropped and counted. SIGTERM flushes what is held."""
+"""The buffer between requests and the sink. Recording never waits on the sink: a slow or dead
+sink only fills the bounded buffer, and what does not fit is dropped and counted. Accepted events
+are written ahead to a spool file, so a crashed worker's events are sent by its successor; SIGTERM
+flushes what is held."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from collections import deque
 from mlpatterns_server.metrics import ServerMetrics
 from mlpatterns_server.predlog.event import PredictionEvent
 from mlpatterns_server.predlog.sinks import Sink
+from mlpatterns_server.predlog.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -19,11 +22,14 @@ MAX_BACKOFF_SECONDS = 5.0
 
 
 class PredictionLog:
-    def __init__(self, sink: Sink, capacity: int, flush_seconds: float, metrics: ServerMetrics) -> None:
+    def __init__(
+        self, sink: Sink, capacity: int, flush_seconds: float, metrics: ServerMetrics, spool: Spool | None = None
+    ) -> None:
         self.sink = sink
         self.capacity = capacity
         self.flush_seconds = flush_seconds
-        self._buffer: deque[PredictionEvent] = deque()
+        self.spool = spool
+        self._buffer: deque[bytes] = deque()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -37,11 +43,16 @@ class PredictionLog:
         if len(self._buffer) >= self.capacity:
             self._dropped.inc()
             return
-        self._buffer.append(event)
+        payload = event.to_json()
+        if self.spool is not None:
+            self.spool.append(payload)
+        self._buffer.append(payload)
         if not self._wakeup.is_set():
             self._wakeup.set()
 
     def start(self) -> None:
+        if self.spool is not None:
+            self._buffer.extend(self.spool.adopt_orphans())
         self._task = asyncio.create_task(self._run(), name="prediction-log")
 
     async def _run(self) -> None:
@@ -62,25 +73,25 @@ class PredictionLog:
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     async def _send_batch(self) -> bool:
-        """Send up to one batch; failed events go back to the front. True when all were sent."""
-        batch = [self._buffer.popleft() for _ in range(min(BATCH_SIZE, len(self._buffer)))]
+        """Send the oldest events; they leave the buffer only once the sink has them."""
+        batch = [self._buffer[i] for i in range(min(BATCH_SIZE, len(self._buffer)))]
         try:
-            failed = await self.sink.send(batch)
-        except asyncio.CancelledError:
-            self._buffer.extendleft(reversed(batch))
-            raise
+            await self.sink.send(batch)
         except Exception as exc:
             log.warning("prediction log: %s sink failed for %d events: %s", self.sink.name, len(batch), exc)
-            failed = batch
-        self._buffer.extendleft(reversed(failed))
-        self._sent.inc(len(batch) - len(failed))
-        if failed:
-            self._errors.inc(len(failed))
+            self._errors.inc(len(batch))
+            return False
+        for _ in batch:
+            self._buffer.popleft()
+        if self.spool is not None:
+            self.spool.mark_sent(batch)
+        self._sent.inc(len(batch))
         self._buffered.set(len(self._buffer))
-        return not failed
+        return True
 
     async def close(self) -> None:
-        """Flush what is buffered, for up to flush_seconds; count what is left as dropped."""
+        """Flush what is buffered, for up to flush_seconds. What is left stays in the spool for
+        the next worker (or, without a spool, is counted as dropped)."""
         self._closing = True
         self._wakeup.set()
         if self._task is not None:
@@ -91,8 +102,19 @@ class PredictionLog:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
         if self._buffer:
-            log.error("prediction log: dropping %d events the %s sink did not take", len(self._buffer), self.sink.name)
-            self._dropped.inc(len(self._buffer))
-            self._buffer.clear()
+            if self.spool is not None:
+                log.error(
+                    "prediction log: %d events the %s sink did not take stay in %s for the next start",
+                    len(self._buffer),
+                    self.sink.name,
+                    self.spool.path,
+                )
+            else:
+                log.error(
+                    "prediction log: dropping %d events the %s sink did not take", len(self._buffer), self.sink.name
+                )
+                self._dropped.inc(len(self._buffer))
         self._buffered.set(0)
+        if self.spool is not None:
+            self.spool.close()
         await self.sink.close()

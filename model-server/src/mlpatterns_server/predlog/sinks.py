@@ -1,14 +1,15 @@
 """Where prediction-log events go: a Redis Stream, an HTTP receiver of CloudEvents in the KServe
-logger's binary format, or stdout. A sink sends a batch and returns the events it could not send."""
+logger's binary format, or stdout. A sink takes a batch of serialised events and raises if it
+could not deliver all of them; the batch is then retried (at-least-once)."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import UTC, datetime
 from typing import Protocol
 
-from mlpatterns_server.predlog.event import PredictionEvent
+import orjson
+
 from mlpatterns_server.settings import ServerSettings
 
 SEND_TIMEOUT_SECONDS = 2.0
@@ -19,7 +20,7 @@ CLOUDEVENT_TYPE = "org.kubeflow.serving.inference.response"
 class Sink(Protocol):
     name: str
 
-    async def send(self, events: list[PredictionEvent]) -> list[PredictionEvent]: ...
+    async def send(self, events: list[bytes]) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -27,10 +28,9 @@ class Sink(Protocol):
 class StdoutSink:
     name = "stdout"
 
-    async def send(self, events: list[PredictionEvent]) -> list[PredictionEvent]:
-        sys.stdout.buffer.write(b"".join(event.to_json() + b"\n" for event in events))
+    async def send(self, events: list[bytes]) -> None:
+        sys.stdout.buffer.write(b"".join(event + b"\n" for event in events))
         sys.stdout.flush()
-        return []
 
     async def close(self) -> None:
         sys.stdout.flush()
@@ -48,14 +48,11 @@ class RedisStreamSink:
             url, socket_timeout=SEND_TIMEOUT_SECONDS, socket_connect_timeout=SEND_TIMEOUT_SECONDS
         )
 
-    async def send(self, events: list[PredictionEvent]) -> list[PredictionEvent]:
-        # One round trip per batch; a failed batch is retried whole (at-least-once: consumers
-        # de-duplicate on request_id).
-        async with self.client.pipeline(transaction=False) as pipe:
+    async def send(self, events: list[bytes]) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:  # one round trip per batch
             for event in events:
-                pipe.xadd(self.stream, {"event": event.to_json()}, maxlen=self.maxlen, approximate=True)
+                pipe.xadd(self.stream, {"event": event}, maxlen=self.maxlen, approximate=True)
             await pipe.execute()
-        return []
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -72,30 +69,31 @@ class CloudEventsSink:
         self.namespace = namespace
         self.client = httpx.AsyncClient(timeout=SEND_TIMEOUT_SECONDS)
 
-    async def send(self, events: list[PredictionEvent]) -> list[PredictionEvent]:
-        failed: list[PredictionEvent] = []
+    async def send(self, events: list[bytes]) -> None:
         for start in range(0, len(events), self.max_in_flight):
             chunk = events[start : start + self.max_in_flight]
             results = await asyncio.gather(*(self._post(event) for event in chunk), return_exceptions=True)
-            failed.extend(event for event, result in zip(chunk, results, strict=True) if result is not None)
-        return failed
+            failures = [result for result in results if isinstance(result, BaseException)]
+            if failures:
+                raise failures[0]
 
-    async def _post(self, event: PredictionEvent) -> None:
+    async def _post(self, payload: bytes) -> None:
+        event = orjson.loads(payload)
         # Binary content mode, with the extension attributes KServe's logger sets.
         headers = {
             "ce-specversion": "1.0",
-            "ce-id": event.request_id,
+            "ce-id": event["request_id"],
             "ce-type": CLOUDEVENT_TYPE,
-            "ce-source": f"http://localhost/{event.model}/{event.role}",
-            "ce-time": datetime.fromtimestamp(event.timestamp, UTC).isoformat(),
-            "ce-inferenceservicename": event.model,
+            "ce-source": f"http://localhost/{event['model']}/{event['role']}",
+            "ce-time": event["timestamp"],
+            "ce-inferenceservicename": event["model"],
             "ce-namespace": self.namespace,
             "ce-component": "predictor",
-            "ce-endpoint": event.role,
-            "ce-modelversion": event.version,
+            "ce-endpoint": event["role"],
+            "ce-modelversion": event["version"],
             "content-type": "application/json",
         }
-        response = await self.client.post(self.url, content=event.to_json(), headers=headers)
+        response = await self.client.post(self.url, content=payload, headers=headers)
         response.raise_for_status()
 
     async def close(self) -> None:
