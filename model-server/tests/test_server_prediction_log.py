@@ -42,22 +42,15 @@ def _metric(server_url: str, line_prefix: str) -> float:
     return 0.0
 
 
+def _redis_sink(iris: Iris, url: str, stream: str = "mlpatterns:predictions") -> list[str]:
+    """Arguments that serve the iris model and log its predictions to a Redis Stream."""
+    return ["--model_dir", str(iris.joblib_dir), "--prediction_log_sink", "redis",
+            "--prediction_log_redis_url", url, "--prediction_log_stream", stream]  # fmt: skip
+
+
 def test_redis_stream_gets_one_event_per_prediction(start_server: ServerFactory, redis_url: str, iris: Iris) -> None:
     stream = "test:predictions:basic"
-    server = start_server(
-        "--model_dir",
-        str(iris.joblib_dir),
-        "--model_version",
-        "v3",
-        "--role",
-        "canary",
-        "--prediction_log_sink",
-        "redis",
-        "--prediction_log_redis_url",
-        redis_url,
-        "--prediction_log_stream",
-        stream,
-    )
+    server = start_server(*_redis_sink(iris, redis_url, stream), "--model_version", "v3", "--role", "canary")
     for i in range(5):
         answer = httpx.post(server.predict_url, json={"instances": ROWS}, headers={"x-request-id": f"r-{i}"})
         assert answer.status_code == 200
@@ -79,18 +72,8 @@ def test_redis_stream_gets_one_event_per_prediction(start_server: ServerFactory,
 def test_dead_sink_drops_and_counts_but_every_request_succeeds(start_server: ServerFactory, iris: Iris) -> None:
     nowhere = f"redis://127.0.0.1:{free_port()}/0"
     server = start_server(
-        "--model_dir",
-        str(iris.joblib_dir),
-        "--prediction_log_sink",
-        "redis",
-        "--prediction_log_redis_url",
-        nowhere,
-        "--prediction_log_buffer",
-        "3",
-        "--prediction_log_flush_seconds",
-        "1",
-        "--prediction_log_spool",
-        "false",
+        *_redis_sink(iris, nowhere),
+        *("--prediction_log_buffer", "3", "--prediction_log_flush_seconds", "1", "--prediction_log_spool", "false"),
     )
     for _ in range(20):
         assert httpx.post(server.predict_url, json={"instances": ROWS}).status_code == 200
@@ -109,18 +92,7 @@ def paused_redis(tmp_path: Path) -> Iterator[str]:
 
 def test_sigterm_flushes_buffered_events(start_server: ServerFactory, paused_redis: str, iris: Iris) -> None:
     stream = "test:predictions:flush"
-    server = start_server(
-        "--model_dir",
-        str(iris.joblib_dir),
-        "--prediction_log_sink",
-        "redis",
-        "--prediction_log_redis_url",
-        paused_redis,
-        "--prediction_log_stream",
-        stream,
-        "--prediction_log_flush_seconds",
-        "15",
-    )
+    server = start_server(*_redis_sink(iris, paused_redis, stream), "--prediction_log_flush_seconds", "15")
     client = redis.Redis.from_url(paused_redis)
     client.client_pause(3000, all=False)  # writes stall: the server's events stay buffered
     for i in range(20):
@@ -135,15 +107,14 @@ def test_events_of_a_crashed_worker_are_sent_by_the_next_one(
 ) -> None:
     stream = "test:predictions:crash"
     spool = {"MLPATTERNS_PREDICTION_LOG_SPOOL_DIR": str(tmp_path / "spool")}
-    common = ["--model_dir", str(iris.joblib_dir), "--prediction_log_sink", "redis", "--prediction_log_stream", stream]
     nowhere = f"redis://127.0.0.1:{free_port()}/0"
-    crashing = start_server(*common, "--prediction_log_redis_url", nowhere, env=spool)
+    crashing = start_server(*_redis_sink(iris, nowhere, stream), env=spool)
     for i in range(12):
         httpx.post(crashing.predict_url, json={"instances": ROWS}, headers={"x-request-id": f"k-{i}"})
     crashing.process.signal(signal.SIGKILL)  # no shutdown, no flush
     crashing.process.wait_exit()
 
-    successor = start_server(*common, "--prediction_log_redis_url", redis_url, env=spool)
+    successor = start_server(*_redis_sink(iris, redis_url, stream), env=spool)
     httpx.post(successor.predict_url, json={"instances": ROWS}, headers={"x-request-id": "after"})
     client = redis.Redis.from_url(redis_url)
     _eventually(lambda: client.xlen(stream) == 13)
