@@ -35,7 +35,7 @@ def registry(mlflow_server: MlflowServer, iris: Iris) -> Iterator[tuple[MlflowSe
                 estimator,
                 name="model",
                 registered_model_name=NAME,
-                signature=infer_signature(frame, estimator.predict(frame.to_numpy())),
+                signature=infer_signature(frame, iris.labels),
                 input_example=frame.head(2),
                 pip_requirements=["scikit-learn"],  # skip inferring the environment (slow, not under test)
                 skops_trusted_types=["sklearn.tree._tree.Tree"],

@@ -6,6 +6,7 @@ except under `x-kubernetes-preserve-unknown-fields`."""
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,19 @@ from typing import Any
 import jsonschema
 import yaml
 
-CRD_DIR = Path(__file__).resolve().parents[3] / "shared" / "crds"
+
+def _crd_dir() -> Path:
+    """MLPATTERNS_CRDS_DIR, else a `shared/crds` folder beside the checkout or above it."""
+    if "MLPATTERNS_CRDS_DIR" in os.environ:
+        return Path(os.environ["MLPATTERNS_CRDS_DIR"])
+    checkout = Path(__file__).resolve().parents[2]
+    for parent in checkout.parents:
+        if (parent / "shared" / "crds").is_dir():
+            return parent / "shared" / "crds"
+    return checkout.parent / "shared" / "crds"
+
+
+CRD_DIR = _crd_dir()
 TOP_LEVEL = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"}}
 
 
