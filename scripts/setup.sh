@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install what the tests and the local runtime need: Debian services (redis-server, Prometheus
-# with promtool, wrk) and the Python workspace in .venv. Idempotent; quick when nothing changed.
+# with promtool, wrk), the Python workspace in .venv, and checkov in .tools/checkov.
+# Idempotent; quick when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3.11}"
 UV_SPEC="uv>=0.13,<0.14"
+CHECKOV_SPEC="checkov>=3.3,<3.4"
 SYSTEM_TOOLS=(redis-server:redis-server promtool:prometheus prometheus:prometheus wrk:wrk)
 
 missing=()
@@ -36,4 +38,11 @@ fi
 # Only PyPI is reachable here: never let uv fetch a Python build of its own.
 export UV_PYTHON_DOWNLOADS=never
 .tools/bin/uv sync --locked --python "$(command -v "$PYTHON")" --quiet
+
+# checkov pins libraries (boto3 among them) the kit must not share: it gets a virtualenv of its own.
+if [[ ! -x .tools/checkov/bin/checkov ]]; then
+  echo "setup: installing checkov into .tools/checkov"
+  .tools/bin/uv venv --quiet --python "$(command -v "$PYTHON")" .tools/checkov
+  .tools/bin/uv pip install --quiet --python .tools/checkov/bin/python "$CHECKOV_SPEC"
+fi
 echo "setup: ready (.venv: $(.venv/bin/python --version))"

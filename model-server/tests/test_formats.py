@@ -171,7 +171,9 @@ def test_refusals_say_why(tmp_path: Path, files: dict[str, bytes], requested: st
 
 def test_a_pickle_that_is_not_a_model_is_refused(tmp_path: Path) -> None:
     joblib.dump({"weights": [1, 2]}, tmp_path / "model.joblib")
-    with pytest.raises(ModelLoadError, match=r"model\.joblib holds a dict, not an estimator with predict\(\)"):
+    with pytest.raises(
+        ModelLoadError, match=r"model\.joblib holds a dict, not an estimator with predict\(\) or transform\(\)"
+    ):
         load_predictor(tmp_path)
 
 

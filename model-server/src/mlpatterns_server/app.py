@@ -30,6 +30,7 @@ from mlpatterns_server.errors import (
     RouteNotFound,
     ServerError,
 )
+from mlpatterns_server.forwarding import PredictorClient
 from mlpatterns_server.loading.predictor import Tensors
 from mlpatterns_server.metrics import ServerMetrics
 from mlpatterns_server.model import ServedModel
@@ -54,6 +55,8 @@ register_url_convertor("model", ModelNameConvertor())
 
 JSON = "application/json"
 SETTINGS_ENV = "MLPATTERNS_WORKER_SETTINGS"
+# A response, and the inputs and outputs of the prediction behind it (None: nothing to log).
+Handled = tuple[Response, Tensors | None, Tensors | None]
 
 
 def json_response(document: Any, status: int = 200) -> Response:
@@ -72,9 +75,11 @@ class InferenceService:
         self.model = model
         self.metrics = ServerMetrics(model.name, model.version, settings.role)
         self.prediction_log = self._prediction_log(settings)
+        # Transformer mode: the model is the preprocessor, the predictor predicts.
+        self.forwarder = PredictorClient(settings) if settings.predictor_host else None
         self.batcher = (
             MicroBatcher(model.infer, settings.max_batch_size, settings.max_batch_wait_ms, self.metrics.batch_rows)
-            if settings.enable_batching
+            if settings.enable_batching and self.forwarder is None
             else None
         )
 
@@ -116,6 +121,8 @@ class InferenceService:
             await self.batcher.close()
         if self.prediction_log:
             await self.prediction_log.close()
+        if self.forwarder:
+            await self.forwarder.close()
 
     # -- inference
 
@@ -130,19 +137,33 @@ class InferenceService:
             )
         return await self._inference(request, self._v2)
 
-    async def _v1(self, body: bytes, request: Request, request_id: str) -> tuple[Response, Tensors, Tensors]:
+    async def _v1(self, body: bytes, request: Request, request_id: str) -> Handled:
         inputs, rows = self.model.bind(v1.decode(body, self.model.predictor.inputs))
+        if self.forwarder is not None:
+            return await self._forward(inputs, request_id)
         answer = self.model.v1_output
         outputs = await self._predict(inputs, (answer,), rows)
         return Response(v1.encode(outputs[answer]), media_type=JSON), inputs, outputs
 
-    async def _v2(self, body: bytes, request: Request, request_id: str) -> tuple[Response, Tensors, Tensors]:
+    async def _v2(self, body: bytes, request: Request, request_id: str) -> Handled:
         decoded = v2.decode(body, request.headers.get(v2.HEADER_LENGTH))
+        if self.forwarder is not None:
+            return await self._forward(self.model.bind(decoded.tensors)[0], request_id)
         names = self.model.check_outputs(list(decoded.outputs))
         inputs, rows = self.model.bind(decoded.tensors)
         outputs = await self._predict(inputs, names, rows)
         content, headers = v2.encode(decoded, self.model.name, self.model.version, request_id, outputs)
         return Response(content, media_type=JSON, headers=headers), inputs, outputs
+
+    async def _forward(self, inputs: Tensors, request_id: str) -> Handled:
+        """Preprocess, then let the predictor answer; its answer (and status) is the response.
+        The predictor logs the prediction, under the same x-request-id."""
+        assert self.forwarder is not None
+        output = self.model.transform_output
+        features = self.model.infer(inputs, (output,))[output]
+        answer = await self.forwarder.predict(features, {"x-request-id": request_id})
+        content_type = answer.headers.get("content-type", JSON)
+        return Response(answer.content, status_code=answer.status_code, media_type=content_type), None, None
 
     async def _predict(self, inputs: Tensors, outputs: tuple[str, ...], rows: int) -> Tensors:
         if self.batcher is not None:
@@ -152,7 +173,7 @@ class InferenceService:
     async def _inference(
         self,
         request: Request,
-        handle: Callable[[bytes, Request, str], Awaitable[tuple[Response, Tensors, Tensors]]],
+        handle: Callable[[bytes, Request, str], Awaitable[Handled]],
     ) -> Response:
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex

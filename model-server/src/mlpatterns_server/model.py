@@ -78,6 +78,13 @@ class ServedModel(kserve.Model):  # type: ignore[misc]
             return "predict_proba"
         return self.predictor.outputs[0].name
 
+    @property
+    def transform_output(self) -> str:
+        """What a transformer sends on: the preprocessor's features, else its first output."""
+        if self.predictor.output("transform") is not None:
+            return "transform"
+        return self.predictor.outputs[0].name
+
     def bind(self, tensors: Sequence[RequestTensor]) -> tuple[Tensors, int]:
         return bind_inputs(self.predictor.inputs, tensors, self.name)
 

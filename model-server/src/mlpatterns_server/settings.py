@@ -51,6 +51,14 @@ class ServerSettings(BaseSettings):
         description="Extra types a .skops file may contain beyond scikit-learn, NumPy and SciPy.",
     )
 
+    # -- transformer mode (KServe's names): preprocess here, predict on the predictor
+    predictor_host: str | None = Field(
+        None, description="host[:port] of the predictor; set, the server runs as a KServe transformer."
+    )
+    predictor_protocol: Literal["v1", "v2"] = Field("v1", description="Protocol spoken to the predictor.")
+    predictor_use_ssl: bool = False
+    predictor_request_timeout_seconds: float = Field(600, gt=0)
+
     # -- fetching
     load_attempts: int = Field(5, ge=1, description="Attempts to fetch the model on transient errors.")
     load_backoff_seconds: float = Field(1.0, ge=0, description="First retry delay; doubles each time.")

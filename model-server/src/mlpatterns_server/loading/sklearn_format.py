@@ -21,8 +21,11 @@ class SklearnPredictor(Predictor):
     format: ClassVar[str] = "sklearn"
 
     def __init__(self, estimator: Any, source: Path) -> None:
-        if not callable(getattr(estimator, "predict", None)):
-            raise ModelLoadError(f"{source.name} holds a {type(estimator).__name__}, not an estimator with predict()")
+        can_predict = callable(getattr(estimator, "predict", None))
+        can_transform = callable(getattr(estimator, "transform", None))
+        if not (can_predict or can_transform):
+            kind = type(estimator).__name__
+            raise ModelLoadError(f"{source.name} holds a {kind}, not an estimator with predict() or transform()")
         self.estimator = estimator
         n_features = getattr(estimator, "n_features_in_", None)
         names = getattr(estimator, "feature_names_in_", None)
@@ -30,11 +33,18 @@ class SklearnPredictor(Predictor):
         self._columns = list(names) if names is not None else None
         classes = getattr(estimator, "classes_", None)
         label_type = datatype_of(np.asarray(classes).dtype) if classes is not None else "FP64"
-        outputs = [TensorSpec("predict", label_type, (-1,))]
-        self._methods: dict[str, Callable[[Any], Any]] = {"predict": estimator.predict}
-        if classes is not None and hasattr(estimator, "predict_proba"):
+        outputs = []
+        self._methods: dict[str, Callable[[Any], Any]] = {}
+        if can_predict:
+            outputs.append(TensorSpec("predict", label_type, (-1,)))
+            self._methods["predict"] = estimator.predict
+        if can_predict and classes is not None and hasattr(estimator, "predict_proba"):
             outputs.append(TensorSpec("predict_proba", "FP64", (-1, len(classes))))
             self._methods["predict_proba"] = estimator.predict_proba
+        if can_transform:
+            # Preprocessors (scalers, encoders, pipelines of them) answer with their features.
+            outputs.append(TensorSpec("transform", "FP64", (-1, -1)))
+            self._methods["transform"] = estimator.transform
         width = int(n_features) if n_features is not None else -1
         super().__init__(source, [TensorSpec("input-0", "FP64", (-1, width))], outputs)
 
@@ -44,10 +54,15 @@ class SklearnPredictor(Predictor):
             import pandas as pd
 
             features = pd.DataFrame(features, columns=self._columns)
-        return {name: np.asarray(self._methods[name](features)) for name in outputs}
+        return {name: _dense(self._methods[name](features)) for name in outputs}
 
     def describe(self) -> str:
         return f"{self.format} {type(self.estimator).__name__} from {self.source.name}"
+
+
+def _dense(result: Any) -> np.ndarray:
+    # One-hot encoders and vectorisers answer with sparse matrices; the wire wants dense rows.
+    return np.asarray(result.toarray() if hasattr(result, "toarray") else result)
 
 
 def load_pickled(path: Path) -> SklearnPredictor:

@@ -1,38 +1,34 @@
-"""Validate custom resources the way the API server does on `kubectl apply` with strict field
-validation: against the upstream CRD schema, with unknown fields as errors. CRD schemas do not say
-`additionalProperties: false`, so every object schema that lists `properties` is closed here,
-except under `x-kubernetes-preserve-unknown-fields`."""
+"""Custom resources against their upstream CRD schemas, the way the API server validates them on
+`kubectl apply` with strict field validation. CRD schemas do not say `additionalProperties:
+false`, so every object schema that lists `properties` is closed here, except under
+`x-kubernetes-preserve-unknown-fields`; `apiVersion`, `kind` and `metadata` are always allowed."""
 
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-
-def _crd_dir() -> Path:
-    """MLPATTERNS_CRDS_DIR, else a `shared/crds` folder beside the checkout or above it."""
-    if "MLPATTERNS_CRDS_DIR" in os.environ:
-        return Path(os.environ["MLPATTERNS_CRDS_DIR"])
-    checkout = Path(__file__).resolve().parents[2]
-    for parent in checkout.parents:
-        if (parent / "shared" / "crds").is_dir():
-            return parent / "shared" / "crds"
-    return checkout.parent / "shared" / "crds"
-
-
-CRD_DIR = _crd_dir()
 TOP_LEVEL = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"}}
 
+Schemas = dict[tuple[str, str], dict[str, Any]]
 
-def load_schemas(crd_dir: Path = CRD_DIR) -> dict[tuple[str, str], dict[str, Any]]:
+
+class MissingCrds(Exception):
+    """The folder of upstream CRD schemas is not there."""
+
+
+@cache
+def load_schemas(crd_dir: Path) -> Schemas:
     """Closed schemas by (apiVersion, kind) for every CRD file in the folder."""
-    schemas: dict[tuple[str, str], dict[str, Any]] = {}
+    if not crd_dir.is_dir():
+        raise MissingCrds(f"upstream CRD schemas not found at {crd_dir} (set MLPATTERNS_CRDS_DIR)")
+    schemas: Schemas = {}
     for path in sorted(crd_dir.glob("*.yaml")):
         for document in yaml.safe_load_all(path.read_text()):
             if not document or document.get("kind") != "CustomResourceDefinition":
@@ -62,13 +58,11 @@ def _closed(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def problems(document: dict[str, Any], schemas: dict[tuple[str, str], dict[str, Any]]) -> Iterator[str]:
-    """Each problem as `Kind/name: path: reason`; a kind with no schema is a problem too."""
-    name = f"{document.get('kind')}/{document.get('metadata', {}).get('name', '?')}"
+def custom_resource_problems(document: dict[str, Any], schemas: Schemas) -> Iterator[tuple[str, str]]:
+    """(field path, reason) for each problem; a kind with no schema is a problem, not a pass."""
     schema = schemas.get((document.get("apiVersion", ""), document.get("kind", "")))
     if schema is None:
-        yield f"{name}: no CRD schema for {document.get('apiVersion')} {document.get('kind')} in {CRD_DIR}"
+        yield "(top)", f"no upstream CRD schema for {document.get('apiVersion')} {document.get('kind')}"
         return
     for error in jsonschema.Draft7Validator(schema).iter_errors(document):
-        path = ".".join(str(part) for part in error.absolute_path) or "(top)"
-        yield f"{name}: {path}: {error.message}"
+        yield ".".join(str(part) for part in error.absolute_path) or "(top)", error.message

@@ -1,0 +1,234 @@
+{{/*
+KServe pieces: the InferenceService's annotations and per-component settings, and a namespaced
+ServingRuntime for the model server so a chart works on a cluster that only has KServe.
+*/}}
+
+{{/*
+mlpatterns.inferenceServiceAnnotations: the deployment mode (Standard: Deployment + HPA; Knative:
+scale to zero), and the HPA autoscaler class that Standard mode with cpu/memory metrics needs.
+Usage: annotations: {{- include "mlpatterns.inferenceServiceAnnotations" . | nindent 4 }}
+*/}}
+{{- define "mlpatterns.inferenceServiceAnnotations" -}}
+serving.kserve.io/deploymentMode: {{ .Values.deploymentMode }}
+{{- if has .Values.deploymentMode (list "Standard" "RawDeployment") }}
+serving.kserve.io/autoscalerClass: hpa
+{{- end }}
+{{- end -}}
+
+{{/*
+mlpatterns.componentScaling: replicas and the scaling metric of one InferenceService component,
+after checking what the schema cannot (min <= max, a metric the mode supports).
+Usage: {{- include "mlpatterns.componentScaling" (dict "root" . "component" .Values.predictor "name" "predictor") | nindent 4 }}
+*/}}
+{{- define "mlpatterns.componentScaling" -}}
+{{- $c := .component -}}
+{{- if gt (int $c.minReplicas) (int $c.maxReplicas) -}}
+{{- fail (printf "%s.minReplicas (%v) is above %s.maxReplicas (%v)" .name $c.minReplicas .name $c.maxReplicas) -}}
+{{- end -}}
+{{- if and (has .root.Values.deploymentMode (list "Standard" "RawDeployment")) (has $c.scaleMetric (list "concurrency" "rps")) -}}
+{{- fail (printf "%s.scaleMetric %s needs deploymentMode Knative; Standard mode scales on cpu or memory" .name $c.scaleMetric) -}}
+{{- end -}}
+minReplicas: {{ $c.minReplicas }}
+maxReplicas: {{ $c.maxReplicas }}
+scaleMetric: {{ $c.scaleMetric }}
+scaleTarget: {{ $c.scaleTarget }}
+{{- end -}}
+
+{{/*
+mlpatterns.componentPod: pod-level settings of a component: identity, restricted security and
+placement. (Volumes: a runtime-based predictor gets /tmp from the ServingRuntime; components with
+their own containers add mlpatterns.tmpVolume.)
+Usage: {{- include "mlpatterns.componentPod" . | nindent 4 }}
+*/}}
+{{- define "mlpatterns.componentPod" -}}
+serviceAccountName: {{ include "mlpatterns.serviceAccountName" . }}
+securityContext:
+  {{- include "mlpatterns.podSecurityContext" . | nindent 2 }}
+{{- include "mlpatterns.placement" . }}
+{{- end -}}
+
+{{/*
+mlpatterns.inferenceService: the InferenceService of a pattern. The predictor is either the
+model server runtime with the model fetched from .storageUri by KServe's storage initializer, or
+by the server itself (.serverUri, e.g. models:/), or (.bakedImage) the server image with the
+model inside, which needs no storage at all. .transformer adds a transformer component running
+the server in transformer mode in its own pods, with .transformer.uri as its preprocessor.
+Usage: {{ include "mlpatterns.inferenceService" (dict "root" . "storageUri" .Values.model.uri) }}
+*/}}
+{{- define "mlpatterns.inferenceService" -}}
+{{- $root := .root -}}
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: {{ include "mlpatterns.fullname" $root }}
+  namespace: {{ include "mlpatterns.namespace" $root }}
+  labels:
+    {{- include "mlpatterns.labels" $root | nindent 4 }}
+  annotations:
+    {{- include "mlpatterns.inferenceServiceAnnotations" $root | nindent 4 }}
+spec:
+  predictor:
+    {{- include "mlpatterns.componentScaling" (dict "root" $root "component" $root.Values.predictor "name" "predictor") | nindent 4 }}
+    {{- include "mlpatterns.componentPod" $root | nindent 4 }}
+    {{- if .bakedImage }}
+    volumes:
+      {{- include "mlpatterns.tmpVolume" $root | nindent 6 }}
+    containers:
+      - name: kserve-container
+        image: {{ .bakedImage }}
+        imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+        args:
+          {{- include "mlpatterns.serverArgs" $root | nindent 10 }}
+        ports:
+          - name: http1
+            containerPort: 8080
+            protocol: TCP
+        {{- include "mlpatterns.serverProbes" $root | nindent 8 }}
+        {{- include "mlpatterns.serverContainerSettings" (dict "root" $root) | nindent 8 }}
+    {{- else }}
+    model:
+      modelFormat:
+        name: {{ $root.Values.model.format }}
+      runtime: {{ include "mlpatterns.runtimeName" $root }}
+      {{- with .storageUri }}
+      storageUri: {{ . }}
+      {{- end }}
+      args:
+        {{- with .serverUri }}
+        - --model_uri={{ . }}
+        # Replaces the runtime's --model_dir=/mnt/models (nothing mounts it): the download goes to /tmp.
+        - --model_dir=/tmp/model
+        {{- end }}
+        {{- include "mlpatterns.serverArgs" $root | nindent 8 }}
+      {{- include "mlpatterns.serverContainerSettings" (dict "root" $root) | nindent 6 }}
+    {{- end }}
+  {{- with .transformer }}
+  transformer:
+    {{- include "mlpatterns.componentScaling" (dict "root" $root "component" . "name" "transformer") | nindent 4 }}
+    {{- include "mlpatterns.componentPod" $root | nindent 4 }}
+    volumes:
+      {{- include "mlpatterns.tmpVolume" $root | nindent 6 }}
+    containers:
+      - name: kserve-container
+        image: {{ include "mlpatterns.image" (dict "image" $root.Values.image "root" $root) }}
+        imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+        args:
+          - --model_uri={{ required "transformer.uri: where the transformer's preprocessor comes from" .uri }}
+          - --model_name={{ $root.Values.model.name }}
+          - --http_port=8080
+          - --role={{ $root.Values.server.role }}
+          - --predictor_protocol={{ .predictorProtocol }}
+          - --workers={{ .workers }}
+        ports:
+          - name: http1
+            containerPort: 8080
+            protocol: TCP
+        {{- include "mlpatterns.serverProbes" $root | nindent 8 }}
+        {{- include "mlpatterns.serverContainerSettings" (dict "root" $root "resources" .resources) | nindent 8 }}
+  {{- end }}
+{{- end -}}
+
+{{/*
+mlpatterns.runtimeName: the ServingRuntime the predictor names: the chart's own, or an existing one.
+Usage: runtime: {{ include "mlpatterns.runtimeName" . }}
+*/}}
+{{- define "mlpatterns.runtimeName" -}}
+{{- if .Values.runtime.create -}}
+{{- include "mlpatterns.fullname" . -}}
+{{- else -}}
+{{- .Values.runtime.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+mlpatterns.servingRuntime: a namespaced ServingRuntime running the model server, when
+.Values.runtime.create (the platform's ClusterServingRuntime in manifests/kserve is the same
+runtime for the whole cluster; a test keeps the two alike).
+Usage: {{ include "mlpatterns.servingRuntime" . }}
+*/}}
+{{- define "mlpatterns.servingRuntime" -}}
+{{- if .Values.runtime.create }}
+apiVersion: serving.kserve.io/v1alpha1
+kind: ServingRuntime
+metadata:
+  name: {{ include "mlpatterns.runtimeName" . }}
+  namespace: {{ include "mlpatterns.namespace" . }}
+  labels:
+    {{- include "mlpatterns.labels" . | nindent 4 }}
+spec:
+  annotations:
+    prometheus.kserve.io/port: "8080"
+    prometheus.kserve.io/path: /metrics
+  supportedModelFormats:
+    - name: sklearn
+      version: "1"
+      autoSelect: false
+    - name: xgboost
+      version: "3"
+      autoSelect: false
+    - name: onnx
+      version: "1"
+      autoSelect: false
+    - name: mlflow
+      version: "3"
+      autoSelect: false
+  protocolVersions:
+    - v1
+    - v2
+  containers:
+    - name: kserve-container
+      image: {{ include "mlpatterns.image" (dict "image" .Values.image "root" .) }}
+      args:
+        - --model_name={{ "{{.Name}}" }}
+        - --model_dir=/mnt/models
+        - --http_port=8080
+      env:
+        - name: MLPATTERNS_DOWNLOAD_DIR
+          value: /tmp/models
+        - name: HOME
+          value: /tmp
+      ports:
+        - name: http1
+          containerPort: 8080
+          protocol: TCP
+      resources:
+        {{- toYaml .Values.resources | nindent 8 }}
+      readinessProbe:
+        httpGet:
+          path: /v2/health/ready
+          port: 8080
+        periodSeconds: 5
+      livenessProbe:
+        httpGet:
+          path: /v2/health/live
+          port: 8080
+        periodSeconds: 10
+      securityContext:
+        {{- include "mlpatterns.containerSecurityContext" . | nindent 8 }}
+      volumeMounts:
+        {{- include "mlpatterns.tmpVolumeMount" . | nindent 8 }}
+  volumes:
+    {{- include "mlpatterns.tmpVolume" . | nindent 4 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+mlpatterns.inferenceServiceSelector: the labels KServe puts on the pods of one component of the
+release's InferenceService (its pods carry no chart labels).
+Usage: {{ include "mlpatterns.inferenceServiceSelector" (dict "root" . "component" "predictor") }}
+*/}}
+{{- define "mlpatterns.inferenceServiceSelector" -}}
+serving.kserve.io/inferenceservice: {{ include "mlpatterns.fullname" .root }}
+{{- with .component }}
+component: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+mlpatterns.inferenceServiceURL: the in-cluster v1 predict URL of a component's Service
+(<isvc>-<component>, port 80 in both Standard and Knative modes).
+Usage: {{ include "mlpatterns.inferenceServiceURL" (dict "root" . "component" "predictor") }}
+*/}}
+{{- define "mlpatterns.inferenceServiceURL" -}}
+{{- printf "http://%s-%s.%s.svc/v1/models/%s:predict" (include "mlpatterns.fullname" .root) .component .root.Release.Namespace .root.Values.model.name -}}
+{{- end -}}

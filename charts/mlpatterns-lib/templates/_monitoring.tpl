@@ -1,0 +1,58 @@
+{{/*
+Prometheus Operator monitors for the server's /metrics (the mlpatterns_* series).
+*/}}
+
+{{/*
+mlpatterns.serviceMonitor: scrape the Service's port named http.
+Usage: {{ include "mlpatterns.serviceMonitor" . }}
+*/}}
+{{- define "mlpatterns.serviceMonitor" -}}
+{{- if .Values.monitoring.enabled }}
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: {{ include "mlpatterns.fullname" . }}
+  namespace: {{ include "mlpatterns.namespace" . }}
+  labels:
+    {{- include "mlpatterns.labels" . | nindent 4 }}
+    {{- with .Values.monitoring.labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  selector:
+    matchLabels:
+      {{- include "mlpatterns.selectorLabels" . | nindent 6 }}
+  endpoints:
+    - port: http
+      path: /metrics
+      interval: {{ .Values.monitoring.interval }}
+{{- end }}
+{{- end -}}
+
+{{/*
+mlpatterns.podMonitor: scrape pods KServe created (they carry no chart labels, so select them by
+the InferenceService label) on the container port named by .port.
+Usage: {{ include "mlpatterns.podMonitor" (dict "root" . "isvc" $name "port" "http1") }}
+*/}}
+{{- define "mlpatterns.podMonitor" -}}
+{{- if .root.Values.monitoring.enabled }}
+apiVersion: monitoring.coreos.com/v1
+kind: PodMonitor
+metadata:
+  name: {{ include "mlpatterns.fullname" .root }}
+  namespace: {{ include "mlpatterns.namespace" .root }}
+  labels:
+    {{- include "mlpatterns.labels" .root | nindent 4 }}
+    {{- with .root.Values.monitoring.labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  selector:
+    matchLabels:
+      serving.kserve.io/inferenceservice: {{ .isvc }}
+  podMetricsEndpoints:
+    - port: {{ .port }}
+      path: /metrics
+      interval: {{ .root.Values.monitoring.interval }}
+{{- end }}
+{{- end -}}

@@ -1,0 +1,149 @@
+{{/*
+The model server container: image, arguments from .Values.server, probes and the writable /tmp.
+Pattern charts assemble their container from these pieces.
+*/}}
+
+{{/*
+mlpatterns.image: repository@digest when a digest is pinned, else repository:tag (the tag
+defaulting to the chart's appVersion).
+Usage: image: {{ include "mlpatterns.image" (dict "image" .Values.image "root" .) }}
+*/}}
+{{- define "mlpatterns.image" -}}
+{{- if .image.digest -}}
+{{- printf "%s@%s" .image.repository .image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .image.repository (default .root.Chart.AppVersion .image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+mlpatterns.serverArgs: the server's arguments from .Values.model and .Values.server, as list items.
+The chart adds where the model comes from (--model_uri, or --model_dir from KServe).
+Usage: args: {{- include "mlpatterns.serverArgs" . | nindent 12 }}
+*/}}
+{{- define "mlpatterns.serverArgs" -}}
+- --model_name={{ .Values.model.name }}
+- --http_port=8080
+- --role={{ .Values.server.role }}
+{{- with .Values.model.version }}
+- --model_version={{ . }}
+{{- end }}
+- --workers={{ .Values.server.workers }}
+{{- with .Values.server.batching }}
+{{- if .enabled }}
+- --enable_batching=true
+- --max_batch_size={{ .maxBatchSize }}
+- --max_batch_wait_ms={{ .maxBatchWaitMs }}
+{{- end }}
+{{- end }}
+{{- with .Values.server.predictionLog }}
+- --prediction_log_sink={{ .sink }}
+{{- if eq .sink "redis" }}
+- --prediction_log_redis_url={{ required "server.predictionLog.redisUrl is needed for the redis sink" .redisUrl }}
+- --prediction_log_stream={{ .stream }}
+{{- else if eq .sink "http" }}
+- --prediction_log_http_url={{ required "server.predictionLog.httpUrl is needed for the http sink" .httpUrl }}
+{{- end }}
+{{- end }}
+- --namespace={{ .Release.Namespace }}
+{{- range .Values.server.extraArgs }}
+- {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+mlpatterns.serverEnv: the MLflow tracking URI (for models:/) and .Values.server.env, as container
+env entries; empty when there are none.
+Usage: {{- with include "mlpatterns.serverEnv" . }}
+          env: {{- . | nindent 12 }}
+        {{- end }}
+*/}}
+{{- define "mlpatterns.serverEnv" -}}
+{{- with .Values.model.trackingUri }}
+- name: MLFLOW_TRACKING_URI
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.server.env }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+mlpatterns.serverEnvFrom: the credentials Secret (.Values.credentialsSecret) as environment;
+empty when none is named. Credentials reach the server only through Secrets or ServiceAccounts.
+Usage: {{- with include "mlpatterns.serverEnvFrom" . }}
+          envFrom: {{- . | nindent 12 }}
+        {{- end }}
+*/}}
+{{- define "mlpatterns.serverEnvFrom" -}}
+{{- with .Values.credentialsSecret }}
+- secretRef:
+    name: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+mlpatterns.serverProbes: startup (generous, for model downloads), readiness and liveness probes
+against the server's v2 health endpoints on port 8080.
+Usage: {{- include "mlpatterns.serverProbes" . | nindent 10 }}
+*/}}
+{{- define "mlpatterns.serverProbes" -}}
+startupProbe:
+  httpGet:
+    path: /v2/health/ready
+    port: 8080
+  periodSeconds: 5
+  failureThreshold: {{ div .Values.server.startupSeconds 5 | max 1 }}
+readinessProbe:
+  httpGet:
+    path: /v2/health/ready
+    port: 8080
+  periodSeconds: 5
+livenessProbe:
+  httpGet:
+    path: /v2/health/live
+    port: 8080
+  periodSeconds: 10
+  failureThreshold: 3
+{{- end -}}
+
+{{/*
+mlpatterns.serverContainerSettings: what every model server container carries besides its name,
+image and arguments: environment, credentials, resources, restricted security and /tmp.
+.resources defaults to .root.Values.resources.
+Usage: {{- include "mlpatterns.serverContainerSettings" (dict "root" . "resources" .Values.resources) | nindent 10 }}
+*/}}
+{{- define "mlpatterns.serverContainerSettings" -}}
+{{- with include "mlpatterns.serverEnv" .root }}
+env:
+  {{- . | nindent 2 }}
+{{- end }}
+{{- with include "mlpatterns.serverEnvFrom" .root }}
+envFrom:
+  {{- . | nindent 2 }}
+{{- end }}
+resources:
+  {{- toYaml (default .root.Values.resources .resources) | nindent 2 }}
+securityContext:
+  {{- include "mlpatterns.containerSecurityContext" .root | nindent 2 }}
+volumeMounts:
+  {{- include "mlpatterns.tmpVolumeMount" .root | nindent 2 }}
+{{- end -}}
+
+{{/*
+mlpatterns.tmpVolume / mlpatterns.tmpVolumeMount: the writable /tmp the read-only root needs
+(downloads, the prediction-log spool, metrics of several workers). An emptyDir outlives a
+container restart, so a crashed server's unsent events are still there for its successor.
+Usage: volumes: {{- include "mlpatterns.tmpVolume" . | nindent 8 }}
+       volumeMounts: {{- include "mlpatterns.tmpVolumeMount" . | nindent 12 }}
+*/}}
+{{- define "mlpatterns.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .Values.server.tmpSize }}
+{{- end -}}
+
+{{- define "mlpatterns.tmpVolumeMount" -}}
+- name: tmp
+  mountPath: /tmp
+{{- end -}}

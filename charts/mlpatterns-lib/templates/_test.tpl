@@ -1,0 +1,82 @@
+{{/*
+mlpatterns.testPod: the `helm test` hook. It sends .Values.test.instances to the release's v1
+endpoint at .url and checks the answer: HTTP 200, one prediction per instance, and when
+.Values.test.expected is set, exactly those predictions. It runs the server image (Python, no
+extra tools) under the same restricted security context, and a NetworkPolicy admits nothing to it.
+Usage: {{ include "mlpatterns.testPod" (dict "root" . "url" $predictUrl) }}
+*/}}
+{{- define "mlpatterns.testPod" -}}
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {{ include "mlpatterns.fullname" .root | trunc 52 | trimSuffix "-" }}-test
+  namespace: {{ include "mlpatterns.namespace" .root }}
+  labels:
+    {{- include "mlpatterns.labels" .root | nindent 4 }}
+    mlpatterns.dev/test: {{ .root.Release.Name }}
+  annotations:
+    helm.sh/hook: test
+    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+    {{- include "mlpatterns.checkovSkips" .root | nindent 4 }}
+    checkov.io/skip4: CKV_K8S_8=a one-shot test pod that exits after one request has nothing to probe for liveness
+    checkov.io/skip5: CKV_K8S_9=a one-shot test pod that exits after one request has nothing to probe for readiness
+spec:
+  restartPolicy: Never
+  automountServiceAccountToken: false
+  securityContext:
+    {{- include "mlpatterns.podSecurityContext" .root | nindent 4 }}
+  containers:
+    - name: predict
+      image: {{ include "mlpatterns.image" (dict "image" .root.Values.image "root" .root) }}
+      imagePullPolicy: {{ .root.Values.image.pullPolicy }}
+      command: ["python", "-c"]
+      args:
+        - |
+          import json, os, urllib.request
+          instances = json.loads(os.environ["INSTANCES"])
+          request = urllib.request.Request(
+              os.environ["URL"], json.dumps({"instances": instances}).encode(),
+              {"content-type": "application/json"},
+          )
+          with urllib.request.urlopen(request, timeout=60) as answer:
+              assert answer.status == 200, answer.status
+              predictions = json.load(answer)["predictions"]
+          assert len(predictions) == len(instances), predictions
+          expected = json.loads(os.environ["EXPECTED"])
+          assert expected is None or predictions == expected, (predictions, expected)
+          print("prediction ok:", predictions)
+      env:
+        - name: URL
+          value: {{ .url | quote }}
+        - name: INSTANCES
+          value: {{ .root.Values.test.instances | toJson | quote }}
+        - name: EXPECTED
+          value: {{ .root.Values.test.expected | toJson | quote }}
+      securityContext:
+        {{- include "mlpatterns.containerSecurityContext" .root | nindent 8 }}
+      resources:
+        requests:
+          cpu: 50m
+          memory: 64Mi
+        limits:
+          cpu: 200m
+          memory: 128Mi
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{ include "mlpatterns.fullname" .root | trunc 52 | trimSuffix "-" }}-test
+  namespace: {{ include "mlpatterns.namespace" .root }}
+  labels:
+    {{- include "mlpatterns.labels" .root | nindent 4 }}
+  annotations:
+    helm.sh/hook: test
+    helm.sh/hook-weight: "-1"
+    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+spec:
+  podSelector:
+    matchLabels:
+      mlpatterns.dev/test: {{ .root.Release.Name }}
+  policyTypes:
+    - Ingress
+{{- end -}}

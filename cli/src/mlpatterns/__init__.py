@@ -1,0 +1,1 @@
+"""mlpatterns: the developer CLI of the ML design patterns kit."""

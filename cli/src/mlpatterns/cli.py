@@ -1,0 +1,141 @@
+"""`mlpatterns`: list the patterns, render a pattern's chart, validate charts or manifests.
+
+mlpatterns patterns
+mlpatterns render web-single -f my-values.yaml --set model.uri=s3://models/iris
+mlpatterns validate web-single            # lint, render, schemas, checkov
+mlpatterns validate path/to/manifests/     # any folder of YAML
+mlpatterns charts sync [--check]           # regenerate schemas, README tables, library copies
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from mlpatterns.catalogue import PATTERNS
+from mlpatterns.charts.rendering import ChartError, lint, render, to_yaml, user_values
+from mlpatterns.charts.sync import sync
+from mlpatterns.paths import charts_dir, crds_dir
+from mlpatterns.validation import Problem
+from mlpatterns.validation.checkov import CheckovUnavailable, scan
+from mlpatterns.validation.crds import MissingCrds
+from mlpatterns.validation.manifests import validate_documents
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlpatterns", description="The ML design patterns kit.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("patterns", help="list the patterns, their use case and whether a chart exists")
+
+    def values_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("-f", "--values", action="append", type=Path, default=[], help="a values file")
+        command.add_argument("--set", action="append", default=[], help="a value, as key=value (Helm syntax)")
+
+    render_command = commands.add_parser("render", help="print a pattern's manifests, like helm template")
+    render_command.add_argument("pattern", help="a pattern name or a chart directory")
+    values_options(render_command)
+    render_command.add_argument("--release", default="demo")
+    render_command.add_argument("--namespace", default="mlpatterns")
+
+    validate = commands.add_parser("validate", help="lint and validate a pattern's chart, or a folder of manifests")
+    validate.add_argument("target", help="a pattern name, a chart directory, or a directory of YAML manifests")
+    values_options(validate)
+    validate.add_argument("--no-checkov", action="store_true", help="skip the checkov scan")
+
+    charts = commands.add_parser("charts", help="maintain the charts' generated files")
+    charts_commands = charts.add_subparsers(dest="charts_command", required=True)
+    sync_command = charts_commands.add_parser("sync", help="regenerate schemas, README tables, library copies")
+    sync_command.add_argument("--check", action="store_true", help="only report what is out of date")
+    return parser
+
+
+def _chart(target: str) -> Path | None:
+    path = Path(target)
+    if (path / "Chart.yaml").is_file():
+        return path
+    named = charts_dir() / target
+    return named if (named / "Chart.yaml").is_file() else None
+
+
+def _patterns() -> int:
+    table = Table("pattern", "kind", "chart", "use case")
+    for pattern in PATTERNS:
+        table.add_row(pattern.name, pattern.kind, "yes" if pattern.has_chart else "—", pattern.use_case)
+    out.print(table)
+    return 0
+
+
+def _render(target: str, values: dict[str, Any], release: str, namespace: str) -> int:
+    chart = _chart(target)
+    if chart is None:
+        err.print(f"mlpatterns: no chart for '{target}' (see `mlpatterns patterns`)")
+        return 2
+    out.print(to_yaml(render(chart, values, release, namespace)), end="")
+    return 0
+
+
+def _documents_in(folder: Path) -> list[tuple[str, dict[str, Any]]]:
+    documents = []
+    for path in sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]):
+        for document in yaml.safe_load_all(path.read_text()):
+            if document and document.get("kind") != "Kustomization":
+                documents.append((str(path), document))
+    return documents
+
+
+def _validate(target: str, values: dict[str, Any], checkov: bool) -> int:
+    chart = _chart(target)
+    problems: list[Problem] = []
+    if chart is not None:
+        problems += [Problem(str(chart), "Chart", "lint", finding) for finding in lint(chart, values)]
+        documents = [(m.template, m.document) for m in render(chart, values)]
+    elif Path(target).is_dir():
+        documents = _documents_in(Path(target))
+    else:
+        err.print(f"mlpatterns: '{target}' is neither a pattern with a chart nor a directory")
+        return 2
+    problems += validate_documents(documents, crds_dir())
+    skipped = 0
+    if checkov:
+        found, skipped = scan(documents)
+        problems += found
+    for problem in problems:
+        out.print(f"[red]✗[/red] {problem}")
+    summary = f"{len(documents)} objects, {len(problems)} problems"
+    if checkov:
+        summary += f", {skipped} checkov checks skipped by annotations in the chart"
+    out.print(("[green]✓[/green] " if not problems else "[red]✗[/red] ") + summary)
+    return 1 if problems else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "patterns":
+            return _patterns()
+        if args.command == "charts":
+            drift = sync(check=args.check)
+            for line in drift:
+                out.print(("out of date: " if args.check else "updated: ") + line)
+            return 1 if drift and args.check else 0
+        values = user_values(args.values, args.set)
+        if args.command == "render":
+            return _render(args.pattern, values, args.release, args.namespace)
+        return _validate(args.target, values, not args.no_checkov)
+    except (ChartError, MissingCrds, CheckovUnavailable) as error:
+        err.print(f"mlpatterns: {error}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
