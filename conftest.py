@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 
 from tests.support.services import MlflowServer, S3Server, start_mlflow, start_redis, start_s3
 
@@ -29,6 +30,12 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
     server = start_mlflow(tmp_path_factory.mktemp("mlflow"))
     yield server
     server.process.stop()
+
+
+@pytest.fixture(scope="session")
+def registry(mlflow_server: MlflowServer) -> MlflowClient:
+    """A client of the session's MLflow registry."""
+    return MlflowClient(tracking_uri=mlflow_server.tracking_uri)
 
 
 @pytest.fixture(scope="session")

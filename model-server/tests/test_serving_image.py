@@ -25,7 +25,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def runtime_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp_path_factory.mktemp("image") / "venv"
     subprocess.run(
-        ["model-server/docker/install-runtime.sh", str(venv), getattr(sys, "_base_executable", sys.executable)],
+        [
+            "scripts/install-locked.sh",
+            "mlpatterns-server",
+            "model-server",
+            str(venv),
+            getattr(sys, "_base_executable", sys.executable),
+        ],
         cwd=ROOT,
         check=True,
         env={**os.environ, "UV": str(ROOT / ".tools/bin/uv")},

@@ -23,7 +23,7 @@ requires_crds = pytest.mark.skipif(not crds_dir().is_dir(), reason=f"upstream CR
 
 def test_there_are_charts_to_check() -> None:
     assert {chart.name for chart in CHARTS} >= {
-        "web-single", "synchronous", "preprocess-prediction", "model-load", "model-in-image"
+        "web-single", "synchronous", "preprocess-prediction", "model-load", "model-in-image", "batch-training"
     }  # fmt: skip
 
 
@@ -87,6 +87,9 @@ def _containers(document: dict[str, Any]) -> list[tuple[str, dict[str, Any], dic
     if kind == "Deployment":
         pod = spec["template"]["spec"]
         return [(f"Deployment {c['name']}", pod, c) for c in pod["containers"]]
+    if kind == "CronJob":
+        pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+        return [(f"CronJob {c['name']}", pod, c) for c in pod["containers"]]
     if kind == "Pod":
         return [(f"Pod {c['name']}", spec, c) for c in spec["containers"]]
     if kind == "InferenceService":

@@ -188,3 +188,22 @@ def test_charts_runtime_matches_the_platform_runtime() -> None:
     (ours,), (theirs,) = chart_runtime["containers"], platform["containers"]
     for key in ("args", "env", "ports", "securityContext", "readinessProbe", "livenessProbe", "volumeMounts"):
         assert ours[key] == theirs[key], key
+
+
+def test_batch_training_is_a_cronjob_that_never_overlaps() -> None:
+    manifests = scenario("batch-training", "01-s3-source-values.yaml")
+    cronjob = one(manifests, "CronJob")
+    spec = cronjob["spec"]
+    assert (spec["schedule"], spec["timeZone"], spec["concurrencyPolicy"]) == ("30 3 * * 1", "Europe/Paris", "Forbid")
+    assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (3, 3)
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["mlpatterns-pipelines", "train"]
+    assert "--param=source=s3://datasets/churn/latest.csv" in container["args"]
+    assert "--param=metric=f1" in container["args"]
+    assert container["envFrom"] == [
+        {"secretRef": {"name": "mlflow-credentials"}},
+        {"secretRef": {"name": "minio-credentials"}},
+    ]
+    policy = one(manifests, "NetworkPolicy")
+    assert policy["spec"]["ingress"] == [], "training pods accept no connections"

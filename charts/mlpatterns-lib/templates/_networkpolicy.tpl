@@ -1,6 +1,7 @@
 {{/*
 mlpatterns.networkPolicy: only the server's HTTP port is open to the pods it selects, from
 .Values.networkPolicy.from (every source when empty); egress stays open (storage, MLflow, sinks).
+Without .port nothing may connect at all (pods that serve nothing, such as training jobs).
 Usage: {{ include "mlpatterns.networkPolicy" (dict "root" . "selector" $labelsYaml "port" 8080) }}
 */}}
 {{- define "mlpatterns.networkPolicy" -}}
@@ -18,6 +19,7 @@ spec:
       {{- .selector | nindent 6 }}
   policyTypes:
     - Ingress
+  {{- if .port }}
   ingress:
     - ports:
         - port: {{ .port }}
@@ -26,5 +28,8 @@ spec:
       from:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+  {{- else }}
+  ingress: []
+  {{- end }}
 {{- end }}
 {{- end -}}

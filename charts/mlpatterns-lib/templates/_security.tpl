@@ -34,16 +34,17 @@ seccompProfile:
 
 {{/*
 mlpatterns.checkovSkips: the checkov checks a workload skips, each with its reason, as
-annotations on the object that runs the server. Pinning image.digest removes the digest skip.
-Usage: annotations: {{- include "mlpatterns.checkovSkips" . | nindent 4 }}
+annotations on the object that runs it. Pinning image.digest removes the digest skip; .envSecrets
+says the workload takes credentials from Secrets as environment variables.
+Usage: annotations: {{- include "mlpatterns.checkovSkips" (dict "root" . "envSecrets" (not (empty .Values.credentialsSecret))) | nindent 4 }}
 */}}
 {{- define "mlpatterns.checkovSkips" -}}
 checkov.io/skip1: CKV_K8S_15=IfNotPresent suits immutable tags and digests; set image.pullPolicy Always if you reuse tags
-{{- if not .Values.image.digest }}
+{{- if not .root.Values.image.digest }}
 checkov.io/skip2: CKV_K8S_43=the image is referenced by its release tag; set image.digest to pin it
 {{- end }}
-{{- if .Values.credentialsSecret }}
-checkov.io/skip3: CKV_K8S_35=the MLflow and AWS clients read credentials from the environment; only this container gets the Secret
+{{- if .envSecrets }}
+checkov.io/skip3: CKV_K8S_35=the MLflow and AWS clients read credentials from the environment; only this container gets the Secrets
 {{- end }}
 {{- end -}}
 

@@ -17,7 +17,7 @@ metadata:
   annotations:
     helm.sh/hook: test
     helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
-    {{- include "mlpatterns.checkovSkips" .root | nindent 4 }}
+    {{- include "mlpatterns.checkovSkips" (dict "root" .root) | nindent 4 }}
     checkov.io/skip4: CKV_K8S_8=a one-shot test pod that exits after one request has nothing to probe for liveness
     checkov.io/skip5: CKV_K8S_9=a one-shot test pod that exits after one request has nothing to probe for readiness
 spec:
