@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
@@ -36,8 +35,3 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
 def registry(mlflow_server: MlflowServer) -> MlflowClient:
     """A client of the session's MLflow registry."""
     return MlflowClient(tracking_uri=mlflow_server.tracking_uri)
-
-
-@pytest.fixture(scope="session")
-def repo_root() -> Path:
-    return Path(__file__).resolve().parent

@@ -36,7 +36,3 @@ PATTERNS = [
     Pattern("batch-training", "training", "retrain, evaluate and register on a schedule"),
     Pattern("pipeline-training", "training", "training as a pipeline of cached steps with their own resources"),
 ]
-
-
-def find(name: str) -> Pattern | None:
-    return next((pattern for pattern in PATTERNS if pattern.name == name), None)

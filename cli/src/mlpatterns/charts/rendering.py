@@ -91,12 +91,6 @@ def render(
     return manifests
 
 
-def notes(chart: Path, values: dict[str, Any] | None = None) -> str:
-    with helm.Chart.load(chart) as loaded:
-        rendered = loaded.render(values=values, name=RELEASE, namespace=NAMESPACE, is_install=True)
-    return next((text for template, text in rendered.items() if template.endswith("NOTES.txt")), "")
-
-
 def lint(chart: Path, values: dict[str, Any] | None = None) -> list[str]:
     """Helm's lint findings at warning level and above (strict mode: warnings count)."""
     report = helm.lint(chart, values, strict=True, kube_version=KUBE_VERSION)

@@ -43,9 +43,5 @@ class TensorSpec:
         return {"name": self.name, "datatype": self.datatype, "shape": list(self.shape)}
 
     @property
-    def is_numeric(self) -> bool:
-        return self.datatype not in ("BYTES", "BOOL")
-
-    @property
     def is_float(self) -> bool:
         return self.datatype.startswith("FP")
