@@ -24,7 +24,7 @@ from mlpatterns.charts.rendering import ChartError, lint, render, to_yaml, user_
 from mlpatterns.charts.sync import sync
 from mlpatterns.paths import charts_dir, crds_dir
 from mlpatterns.validation import Problem
-from mlpatterns.validation.checkov import CheckovUnavailable, scan
+from mlpatterns.validation.checkov import CheckovFailed, CheckovUnavailable, scan
 from mlpatterns.validation.crds import MissingCrds
 from mlpatterns.validation.manifests import validate_documents
 
@@ -84,13 +84,19 @@ def _render(target: str, values: dict[str, Any], release: str, namespace: str) -
     return 0
 
 
-def _documents_in(folder: Path) -> list[tuple[str, dict[str, Any]]]:
-    documents = []
+def _documents_in(folder: Path) -> tuple[list[tuple[str, Any]], list[Problem]]:
+    """The objects in every YAML file below `folder`, and the files that are not YAML at all."""
+    documents, unreadable = [], []
     for path in sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]):
-        for document in yaml.safe_load_all(path.read_text()):
-            if document and document.get("kind") != "Kustomization":
-                documents.append((str(path), document))
-    return documents
+        try:
+            loaded = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f"line {mark.line + 1}" if mark else "(file)"
+            unreadable.append(Problem(str(path), "?", where, f"not valid YAML: {getattr(error, 'problem', error)}"))
+            continue
+        documents += [(str(path), d) for d in loaded if not (isinstance(d, dict) and d.get("kind") == "Kustomization")]
+    return documents, unreadable
 
 
 def _validate(target: str, values: dict[str, Any], checkov: bool) -> int:
@@ -100,14 +106,14 @@ def _validate(target: str, values: dict[str, Any], checkov: bool) -> int:
         problems += [Problem(str(chart), "Chart", "lint", finding) for finding in lint(chart, values)]
         documents = [(m.template, m.document) for m in render(chart, values)]
     elif Path(target).is_dir():
-        documents = _documents_in(Path(target))
+        documents, problems = _documents_in(Path(target))
     else:
         err.print(f"mlpatterns: '{target}' is neither a pattern with a chart nor a directory")
         return 2
     problems += validate_documents(documents, crds_dir())
     skipped = 0
     if checkov:
-        found, skipped = scan(documents)
+        found, skipped = scan([(source, d) for source, d in documents if isinstance(d, dict)])
         problems += found
     for problem in problems:
         out.print(f"[red]✗[/red] {problem}")
@@ -132,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "render":
             return _render(args.pattern, values, args.release, args.namespace)
         return _validate(args.target, values, not args.no_checkov)
-    except (ChartError, MissingCrds, CheckovUnavailable) as error:
+    except (ChartError, MissingCrds, CheckovUnavailable, CheckovFailed) as error:
         err.print(f"mlpatterns: {error}")
         return 2
 

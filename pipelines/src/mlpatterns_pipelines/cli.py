@@ -39,19 +39,33 @@ def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
     return params
 
 
+# What each KFP parameter type accepts from the command line (JSON-decoded).
+_ACCEPTS: dict[str, tuple[type, ...]] = {
+    "Integer": (int,),
+    "Float": (int, float),
+    "Boolean": (bool,),
+    "Dict": (dict,),
+    "List": (list,),
+}
+
+
 def pipeline_arguments(pipeline: Any, pairs: Sequence[str]) -> dict[str, Any]:
     """--param pairs checked against the pipeline's inputs and given their declared types, so
-    `train_cpu=2` stays the string "2" and `seed=7` the integer 7."""
+    `train_cpu=2` stays the string "2", `seed=7` is the integer 7 and `seed=abc` is refused."""
     inputs = pipeline.component_spec.inputs or {}
     arguments = {}
     for key, value in parse_params(pairs).items():
         if key not in inputs:
             raise SystemExit(f"--param {key}: {pipeline.name} has no such parameter; it takes {', '.join(inputs)}")
         declared = str(inputs[key].type)
-        if declared == "String" and not isinstance(value, str):
-            value = json.dumps(value)
-        elif declared == "Float" and isinstance(value, int):
-            value = float(value)
+        if declared == "String":
+            value = value if isinstance(value, str) else json.dumps(value)
+        elif not isinstance(value, _ACCEPTS.get(declared, (object,))) or (
+            declared in ("Integer", "Float") and isinstance(value, bool)
+        ):
+            raise SystemExit(f"--param {key}={json.dumps(value)}: {pipeline.name} wants {declared.lower()} here")
+        elif declared == "Float":
+            value = float(value)  # type: ignore[arg-type]  # an int or float by the check above
         arguments[key] = value
     return arguments
 
@@ -192,6 +206,9 @@ def _train(args: argparse.Namespace) -> int:
         decision = run(TrainingRun(**params))
     except (ValidationFailed, ValueError) as error:
         print(f"mlpatterns-pipelines: training refused: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # unreachable data or registry, missing credentials: say which
+        print(f"mlpatterns-pipelines: training failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     print(json.dumps(decision.as_dict()))
     return 0

@@ -61,6 +61,8 @@ def user_values(files: Sequence[Path] = (), sets: Sequence[str] = ()) -> dict[st
     for path in files:
         try:
             layer = helm.values_from_yaml(path.read_text())
+        except OSError as error:
+            raise ChartError(f"values file {path}: {error.strerror}") from None
         except helm.HelmError as error:
             raise ChartError(f"{path}: {error}") from None
         values = merge(values, layer or {})

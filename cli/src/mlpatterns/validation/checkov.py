@@ -22,6 +22,10 @@ class CheckovUnavailable(Exception):
     """checkov is not installed where the kit expects it."""
 
 
+class CheckovFailed(Exception):
+    """checkov itself failed (not a failed check: the scanner did not finish)."""
+
+
 def checkov_binary() -> Path:
     path = Path(os.environ.get("MLPATTERNS_CHECKOV", REPOSITORY / ".tools" / "checkov" / "bin" / "checkov"))
     if not path.is_file():
@@ -45,7 +49,7 @@ def scan(documents: Iterable[tuple[str, dict[str, Any]]]) -> tuple[list[Problem]
             capture_output=True, text=True, check=False,
         )  # fmt: skip
     if done.returncode not in (0, 1):
-        raise RuntimeError(f"checkov failed ({done.returncode}): {done.stderr[-2000:]}")
+        raise CheckovFailed(f"checkov exited with {done.returncode}: {done.stderr.strip()[-2000:]}")
     reports = json.loads(done.stdout) if done.stdout.strip() else []
     reports = reports if isinstance(reports, list) else [reports]
     problems, skipped = [], 0

@@ -16,7 +16,7 @@ def label(document: dict[str, Any]) -> str:
     return f"{document.get('kind', '?')}/{document.get('metadata', {}).get('name', '?')}"
 
 
-def validate_documents(documents: Iterable[tuple[str, dict[str, Any]]], crd_dir: Path) -> list[Problem]:
+def validate_documents(documents: Iterable[tuple[str, Any]], crd_dir: Path) -> list[Problem]:
     """Problems of (source, object) pairs; raises MissingCrds if a custom resource needs the CRDs
     and their folder is absent."""
     problems: list[Problem] = []
