@@ -140,7 +140,7 @@ class InferenceService:
     async def _v1(self, body: bytes, request: Request, request_id: str) -> Handled:
         inputs, rows = self.model.bind(v1.decode(body, self.model.predictor.inputs))
         if self.forwarder is not None:
-            return await self._forward(inputs, request_id)
+            return await self._forward(inputs, request, request_id)
         answer = self.model.v1_output
         outputs = await self._predict(inputs, (answer,), rows)
         return Response(v1.encode(outputs[answer]), media_type=JSON), inputs, outputs
@@ -148,20 +148,20 @@ class InferenceService:
     async def _v2(self, body: bytes, request: Request, request_id: str) -> Handled:
         decoded = v2.decode(body, request.headers.get(v2.HEADER_LENGTH))
         if self.forwarder is not None:
-            return await self._forward(self.model.bind(decoded.tensors)[0], request_id)
+            return await self._forward(self.model.bind(decoded.tensors)[0], request, request_id)
         names = self.model.check_outputs(list(decoded.outputs))
         inputs, rows = self.model.bind(decoded.tensors)
         outputs = await self._predict(inputs, names, rows)
         content, headers = v2.encode(decoded, self.model.name, self.model.version, request_id, outputs)
         return Response(content, media_type=JSON, headers=headers), inputs, outputs
 
-    async def _forward(self, inputs: Tensors, request_id: str) -> Handled:
+    async def _forward(self, inputs: Tensors, request: Request, request_id: str) -> Handled:
         """Preprocess, then let the predictor answer; its answer (and status) is the response.
         The predictor logs the prediction, under the same x-request-id."""
         assert self.forwarder is not None
         output = self.model.transform_output
         features = self.model.infer(inputs, (output,))[output]
-        answer = await self.forwarder.predict(features, {"x-request-id": request_id})
+        answer = await self.forwarder.predict(features, {**request.headers, "x-request-id": request_id})
         content_type = answer.headers.get("content-type", JSON)
         return Response(answer.content, status_code=answer.status_code, media_type=content_type), None, None
 

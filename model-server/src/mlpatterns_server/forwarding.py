@@ -3,6 +3,8 @@ host in with --predictor_host), and the predictor's answer comes back as it is."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import httpx
 import numpy as np
 
@@ -11,7 +13,8 @@ from mlpatterns_server.protocol.jsonio import dump_json, jsonable
 from mlpatterns_server.protocol.tensors import datatype_of
 from mlpatterns_server.settings import ServerSettings
 
-FORWARDED_HEADERS = ("x-request-id", "x-b3-traceid", "traceparent", "authorization")
+# What travels on to the predictor: the request id (our logs join on it) and tracing and auth.
+FORWARDED_HEADERS = ("x-request-id", "x-b3-traceid", "x-b3-spanid", "traceparent", "tracestate", "authorization")
 
 
 class PredictorUnavailable(ServerError):
@@ -31,8 +34,9 @@ class PredictorClient:
         self.model = settings.model_name
         self.client = httpx.AsyncClient(timeout=settings.predictor_request_timeout_seconds)
 
-    async def predict(self, features: np.ndarray, headers: dict[str, str]) -> httpx.Response:
-        """Send the preprocessed rows in the predictor's protocol; its answer, whatever its status."""
+    async def predict(self, features: np.ndarray, headers: Mapping[str, str]) -> httpx.Response:
+        """Send the preprocessed rows in the predictor's protocol; its answer, whatever its status.
+        `headers` are the client's (lower-case names); only FORWARDED_HEADERS go on."""
         if self.protocol == "v1":
             url = f"{self.base_url}/v1/models/{self.model}:predict"
             body = dump_json({"instances": jsonable(features)})
