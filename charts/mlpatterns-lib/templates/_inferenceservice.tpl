@@ -72,7 +72,7 @@ spec:
     {{- include "mlpatterns.componentPod" $root | nindent 4 }}
     {{- if .bakedImage }}
     volumes:
-      {{- include "mlpatterns.tmpVolume" $root | nindent 6 }}
+      {{- include "mlpatterns.tmpVolume" (dict "size" $root.Values.server.tmpSize) | nindent 6 }}
     containers:
       - name: kserve-container
         image: {{ .bakedImage }}
@@ -107,7 +107,7 @@ spec:
     {{- include "mlpatterns.componentScaling" (dict "root" $root "component" . "name" "transformer") | nindent 4 }}
     {{- include "mlpatterns.componentPod" $root | nindent 4 }}
     volumes:
-      {{- include "mlpatterns.tmpVolume" $root | nindent 6 }}
+      {{- include "mlpatterns.tmpVolume" (dict "size" $root.Values.server.tmpSize) | nindent 6 }}
     containers:
       - name: kserve-container
         image: {{ include "mlpatterns.image" (dict "image" $root.Values.image "root" $root) }}
@@ -208,7 +208,7 @@ spec:
       volumeMounts:
         {{- include "mlpatterns.tmpVolumeMount" . | nindent 8 }}
   volumes:
-    {{- include "mlpatterns.tmpVolume" . | nindent 4 }}
+    {{- include "mlpatterns.tmpVolume" (dict "size" .Values.server.tmpSize) | nindent 4 }}
 {{- end }}
 {{- end -}}
 

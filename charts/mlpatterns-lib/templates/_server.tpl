@@ -134,13 +134,13 @@ volumeMounts:
 mlpatterns.tmpVolume / mlpatterns.tmpVolumeMount: the writable /tmp the read-only root needs
 (downloads, the prediction-log spool, metrics of several workers). An emptyDir outlives a
 container restart, so a crashed server's unsent events are still there for its successor.
-Usage: volumes: {{- include "mlpatterns.tmpVolume" . | nindent 8 }}
+Usage: volumes: {{- include "mlpatterns.tmpVolume" (dict "size" .Values.server.tmpSize) | nindent 8 }}
        volumeMounts: {{- include "mlpatterns.tmpVolumeMount" . | nindent 12 }}
 */}}
 {{- define "mlpatterns.tmpVolume" -}}
 - name: tmp
   emptyDir:
-    sizeLimit: {{ .Values.server.tmpSize }}
+    sizeLimit: {{ .size }}
 {{- end -}}
 
 {{- define "mlpatterns.tmpVolumeMount" -}}

@@ -1,11 +1,10 @@
 {{/*
-mlpatterns.testPod: the `helm test` hook. It sends .Values.test.instances to the release's v1
-endpoint at .url and checks the answer: HTTP 200, one prediction per instance, and when
-.Values.test.expected is set, exactly those predictions. It runs the server image (Python, no
-extra tools) under the same restricted security context, and a NetworkPolicy admits nothing to it.
-Usage: {{ include "mlpatterns.testPod" (dict "root" . "url" $predictUrl) }}
+mlpatterns.testHook: a `helm test` pod that runs a Python check in the chart's image (Python, no
+extra tools) under the same restricted security context, with .env (a YAML list of env entries),
+and a NetworkPolicy that admits nothing to it.
+Usage: {{ include "mlpatterns.testHook" (dict "root" . "name" "predict" "script" $python "env" $envYaml) }}
 */}}
-{{- define "mlpatterns.testPod" -}}
+{{- define "mlpatterns.testHook" -}}
 apiVersion: v1
 kind: Pod
 metadata:
@@ -26,32 +25,15 @@ spec:
   securityContext:
     {{- include "mlpatterns.podSecurityContext" .root | nindent 4 }}
   containers:
-    - name: predict
+    - name: {{ .name }}
       image: {{ include "mlpatterns.image" (dict "image" .root.Values.image "root" .root) }}
       imagePullPolicy: {{ .root.Values.image.pullPolicy }}
       command: ["python", "-c"]
       args:
         - |
-          import json, os, urllib.request
-          instances = json.loads(os.environ["INSTANCES"])
-          request = urllib.request.Request(
-              os.environ["URL"], json.dumps({"instances": instances}).encode(),
-              {"content-type": "application/json"},
-          )
-          with urllib.request.urlopen(request, timeout=60) as answer:
-              assert answer.status == 200, answer.status
-              predictions = json.load(answer)["predictions"]
-          assert len(predictions) == len(instances), predictions
-          expected = json.loads(os.environ["EXPECTED"])
-          assert expected is None or predictions == expected, (predictions, expected)
-          print("prediction ok:", predictions)
+          {{- .script | nindent 10 }}
       env:
-        - name: URL
-          value: {{ .url | quote }}
-        - name: INSTANCES
-          value: {{ .root.Values.test.instances | toJson | quote }}
-        - name: EXPECTED
-          value: {{ .root.Values.test.expected | toJson | quote }}
+        {{- .env | nindent 8 }}
       securityContext:
         {{- include "mlpatterns.containerSecurityContext" .root | nindent 8 }}
       resources:
@@ -79,4 +61,28 @@ spec:
       mlpatterns.dev/test: {{ .root.Release.Name }}
   policyTypes:
     - Ingress
+{{- end -}}
+
+{{/*
+mlpatterns.testPod: the serving charts' `helm test` hook. It sends .Values.test.instances to the
+release's v1 endpoint at .url and checks the answer: HTTP 200, one prediction per instance, and
+when .Values.test.expected is set, exactly those predictions.
+Usage: {{ include "mlpatterns.testPod" (dict "root" . "url" $predictUrl) }}
+*/}}
+{{- define "mlpatterns.testPod" -}}
+{{- $script := `import json, os, urllib.request
+instances = json.loads(os.environ["INSTANCES"])
+request = urllib.request.Request(
+    os.environ["URL"], json.dumps({"instances": instances}).encode(),
+    {"content-type": "application/json"},
+)
+with urllib.request.urlopen(request, timeout=60) as answer:
+    assert answer.status == 200, answer.status
+    predictions = json.load(answer)["predictions"]
+assert len(predictions) == len(instances), predictions
+expected = json.loads(os.environ["EXPECTED"])
+assert expected is None or predictions == expected, (predictions, expected)
+print("prediction ok:", predictions)` -}}
+{{- $env := list (dict "name" "URL" "value" .url) (dict "name" "INSTANCES" "value" (.root.Values.test.instances | toJson)) (dict "name" "EXPECTED" "value" (.root.Values.test.expected | toJson)) -}}
+{{- include "mlpatterns.testHook" (dict "root" .root "name" "predict" "script" $script "env" (toYaml $env)) }}
 {{- end -}}
