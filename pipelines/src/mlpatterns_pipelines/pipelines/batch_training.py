@@ -6,22 +6,22 @@ not replay yesterday's outputs."""
 
 from kfp import dsl
 
-from mlpatterns_pipelines.pipelines.graph import attach_credentials, training_graph
+from mlpatterns_pipelines.pipelines.graph import CLUSTER_TRACKING_URI, DEFAULTS, attach_credentials, training_graph
 
 
 @dsl.pipeline(name="batch-training", description="Retrain, evaluate and register the model on a schedule.")
 def batch_training(
-    source: str = "sklearn://breast_cancer",
-    label: str = "target",
+    source: str = DEFAULTS.source,
+    label: str = DEFAULTS.label,
     expectation: dict = {},  # noqa: B006 (KFP reads the default; empty: the bundled dataset's)
-    test_size: float = 0.25,
-    seed: int = 42,
-    algorithm: str = "hist_gradient_boosting",
+    test_size: float = DEFAULTS.test_size,
+    seed: int = DEFAULTS.seed,
+    algorithm: str = DEFAULTS.algorithm,
     hyperparameters: dict = {},  # noqa: B006
-    tracking_uri: str = "http://mlflow.mlflow.svc:5000",
-    model_name: str = "breast-cancer-classifier",
-    metric: str = "roc_auc",
-    margin: float = 0.0,
+    tracking_uri: str = CLUSTER_TRACKING_URI,
+    model_name: str = DEFAULTS.model_name,
+    metric: str = DEFAULTS.metric,
+    margin: float = DEFAULTS.margin,
 ) -> None:
     tasks = training_graph(
         source, label, expectation, test_size, seed, algorithm, hyperparameters, tracking_uri, model_name, metric,

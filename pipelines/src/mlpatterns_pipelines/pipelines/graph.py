@@ -16,7 +16,12 @@ from mlpatterns_pipelines.components.register import register
 from mlpatterns_pipelines.components.split import split
 from mlpatterns_pipelines.components.train import train
 from mlpatterns_pipelines.components.validate import validate
+from mlpatterns_pipelines.steps.batch import TrainingRun
 
+# The pipelines' defaults are the one-process job's (steps.batch.TrainingRun), except where the
+# registry is: on a cluster, the usual in-cluster MLflow service.
+DEFAULTS = TrainingRun()
+CLUSTER_TRACKING_URI = "http://mlflow.mlflow.svc:5000"
 MLFLOW_SECRET = "mlflow-credentials"
 STORAGE_SECRET = "storage-credentials"
 

@@ -5,7 +5,7 @@ storage on Kubeflow); a rerun with the same inputs reuses them (caching on)."""
 
 from kfp import dsl, kubernetes
 
-from mlpatterns_pipelines.pipelines.graph import attach_credentials, training_graph
+from mlpatterns_pipelines.pipelines.graph import CLUSTER_TRACKING_URI, DEFAULTS, attach_credentials, training_graph
 
 # (cpu request, cpu limit, memory request, memory limit) of the light steps.
 LIGHT = ("250m", "1", "512Mi", "1Gi")
@@ -14,17 +14,17 @@ MEDIUM = ("500m", "2", "1Gi", "4Gi")
 
 @dsl.pipeline(name="pipeline-training", description="Training as cached steps with their own resources.")
 def pipeline_training(
-    source: str = "sklearn://breast_cancer",
-    label: str = "target",
+    source: str = DEFAULTS.source,
+    label: str = DEFAULTS.label,
     expectation: dict = {},  # noqa: B006 (KFP reads the default; empty: the bundled dataset's)
-    test_size: float = 0.25,
-    seed: int = 42,
-    algorithm: str = "hist_gradient_boosting",
+    test_size: float = DEFAULTS.test_size,
+    seed: int = DEFAULTS.seed,
+    algorithm: str = DEFAULTS.algorithm,
     hyperparameters: dict = {},  # noqa: B006
-    tracking_uri: str = "http://mlflow.mlflow.svc:5000",
-    model_name: str = "breast-cancer-classifier",
-    metric: str = "roc_auc",
-    margin: float = 0.0,
+    tracking_uri: str = CLUSTER_TRACKING_URI,
+    model_name: str = DEFAULTS.model_name,
+    metric: str = DEFAULTS.metric,
+    margin: float = DEFAULTS.margin,
     train_cpu: str = "2",
     train_memory: str = "4Gi",
     train_gpus: int = 0,
