@@ -5,6 +5,7 @@ mlpatterns render web-single -f my-values.yaml --set model.uri=s3://models/iris
 mlpatterns validate web-single            # lint, render, schemas, checkov
 mlpatterns validate path/to/manifests/     # any folder of YAML
 mlpatterns charts sync [--check]           # regenerate schemas, README tables, library copies
+mlpatterns crds sync [--from DIR] [--check]  # regenerate the packaged CRD schemas from upstream CRDs
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from rich.table import Table
 from mlpatterns.catalogue import PATTERNS
 from mlpatterns.charts.rendering import ChartError, lint, render, to_yaml, user_values
 from mlpatterns.charts.sync import sync
-from mlpatterns.paths import charts_dir, crds_dir
+from mlpatterns.paths import charts_dir, crds_dir, upstream_crds_dir
 from mlpatterns.validation import Problem
 from mlpatterns.validation.checkov import CheckovFailed, CheckovUnavailable, scan
+from mlpatterns.validation.crd_sync import UpstreamError
+from mlpatterns.validation.crd_sync import sync as crds_sync
 from mlpatterns.validation.crds import MissingCrds
 from mlpatterns.validation.manifests import validate_documents
 
@@ -56,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     charts_commands = charts.add_subparsers(dest="charts_command", required=True)
     sync_command = charts_commands.add_parser("sync", help="regenerate schemas, README tables, library copies")
     sync_command.add_argument("--check", action="store_true", help="only report what is out of date")
+
+    crds = commands.add_parser("crds", help="maintain the CRD schemas the CLI validates custom resources against")
+    crds_commands = crds.add_subparsers(dest="crds_command", required=True)
+    crds_sync = crds_commands.add_parser("sync", help="derive the packaged schemas from a folder of upstream CRDs")
+    crds_sync.add_argument("--from", dest="source", type=Path, default=None, help="the upstream CRD folder")
+    crds_sync.add_argument("--check", action="store_true", help="only report what is out of date")
     return parser
 
 
@@ -129,8 +138,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "patterns":
             return _patterns()
-        if args.command == "charts":
-            drift = sync(check=args.check)
+        if args.command in ("charts", "crds"):
+            drift = (
+                sync(check=args.check)
+                if args.command == "charts"
+                else crds_sync(args.source or upstream_crds_dir(), check=args.check)
+            )
             for line in drift:
                 out.print(("out of date: " if args.check else "updated: ") + line)
             return 1 if drift and args.check else 0
@@ -138,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "render":
             return _render(args.pattern, values, args.release, args.namespace)
         return _validate(args.target, values, not args.no_checkov)
-    except (ChartError, MissingCrds, CheckovUnavailable, CheckovFailed) as error:
+    except (ChartError, MissingCrds, UpstreamError, CheckovUnavailable, CheckovFailed) as error:
         err.print(f"mlpatterns: {error}")
         return 2
 

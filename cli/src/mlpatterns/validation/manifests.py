@@ -16,9 +16,9 @@ def label(document: dict[str, Any]) -> str:
     return f"{document.get('kind', '?')}/{document.get('metadata', {}).get('name', '?')}"
 
 
-def validate_documents(documents: Iterable[tuple[str, Any]], crd_dir: Path) -> list[Problem]:
-    """Problems of (source, object) pairs; raises MissingCrds if a custom resource needs the CRDs
-    and their folder is absent."""
+def validate_documents(documents: Iterable[tuple[str, Any]], crd_dir: Path | None = None) -> list[Problem]:
+    """Problems of (source, object) pairs. Custom resources are checked against the packaged
+    schemas, or the CRD files in `crd_dir` (MissingCrds if that folder is absent)."""
     problems: list[Problem] = []
     for source, document in documents:
         if not isinstance(document, dict) or not {"apiVersion", "kind"} <= document.keys():
