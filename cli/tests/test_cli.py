@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from mlpatterns.paths import REPOSITORY
+
 
 def mlpatterns(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -22,6 +24,11 @@ def test_patterns_lists_every_pattern_and_which_have_charts() -> None:
     assert len([name for name in rows if name]) >= 16
     assert "yes" in rows["web-single"]
     assert "—" in rows["asynchronous"]
+    # each landed pattern links its docs page, whole, even when the output is piped
+    for name, line in rows.items():
+        if name:
+            assert (f"docs/{name}.md" in line) == (REPOSITORY / "docs" / f"{name}.md").is_file(), line
+    assert "planned" in rows["asynchronous"]
 
 
 def test_render_prints_the_manifests_with_values_and_sets(tmp_path: Path) -> None:
@@ -39,14 +46,24 @@ def test_render_prints_the_manifests_with_values_and_sets(tmp_path: Path) -> Non
 def test_render_refuses_bad_values_with_helms_reason() -> None:
     done = mlpatterns("render", "synchronous", "--set", "deploymentMode=Serverful")
     assert done.returncode == 2
-    assert "at '/deploymentMode'" in done.stderr
+    assert "at 'deploymentMode'" in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_render_of_an_unknown_pattern() -> None:
     done = mlpatterns("render", "nonesuch")
     assert done.returncode == 2
-    assert "no chart for 'nonesuch'" in done.stderr
+    assert "no pattern or chart 'nonesuch'; `mlpatterns patterns` lists them" in done.stderr
+
+
+def test_render_of_a_pattern_without_a_chart_says_it_is_planned() -> None:
+    done = mlpatterns("render", "asynchronous")
+    assert done.returncode == 2
+    assert "asynchronous has no chart yet: it is planned" in done.stderr
+    training = mlpatterns("validate", "pipeline-training")
+    assert "pipeline-training runs on Kubeflow Pipelines, not from a chart: see docs/pipeline-training.md" in (
+        training.stderr
+    )
 
 
 def test_validate_a_chart() -> None:

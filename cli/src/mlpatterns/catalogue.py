@@ -1,10 +1,11 @@
-"""The patterns of the catalogue: what each is for, and its chart when one has landed."""
+"""The patterns of the catalogue: what each is for, and its chart and docs page when they have landed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from mlpatterns.paths import charts_dir
+from mlpatterns.paths import REPOSITORY, charts_dir
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,12 @@ class Pattern:
     @property
     def has_chart(self) -> bool:
         return (charts_dir() / self.name / "Chart.yaml").is_file()
+
+    @property
+    def docs(self) -> Path | None:
+        """Its page under docs/, once the pattern has landed."""
+        page = REPOSITORY / "docs" / f"{self.name}.md"
+        return page if page.is_file() else None
 
 
 PATTERNS = [
@@ -36,3 +43,7 @@ PATTERNS = [
     Pattern("batch-training", "training", "retrain, evaluate and register on a schedule"),
     Pattern("pipeline-training", "training", "training as a pipeline of cached steps with their own resources"),
 ]
+
+
+def find(name: str) -> Pattern | None:
+    return next((pattern for pattern in PATTERNS if pattern.name == name), None)

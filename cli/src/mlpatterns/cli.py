@@ -20,10 +20,10 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from mlpatterns.catalogue import PATTERNS
+from mlpatterns.catalogue import PATTERNS, Pattern, find
 from mlpatterns.charts.rendering import ChartError, lint, render, to_yaml, user_values
 from mlpatterns.charts.sync import sync
-from mlpatterns.paths import charts_dir, crds_dir, upstream_crds_dir
+from mlpatterns.paths import REPOSITORY, charts_dir, crds_dir, upstream_crds_dir
 from mlpatterns.validation import Problem
 from mlpatterns.validation.checkov import CheckovFailed, CheckovUnavailable, scan
 from mlpatterns.validation.crd_sync import UpstreamError
@@ -76,19 +76,37 @@ def _chart(target: str) -> Path | None:
     return named if (named / "Chart.yaml").is_file() else None
 
 
+def _docs_page(pattern: Pattern) -> str:
+    return str(pattern.docs.relative_to(REPOSITORY)) if pattern.docs else "planned"
+
+
 def _patterns() -> int:
-    table = Table("pattern", "kind", "chart", "use case")
+    table = Table("pattern", "kind", "chart", "docs", "use case")
+    table.columns[0].no_wrap = table.columns[3].no_wrap = True
     for pattern in PATTERNS:
-        table.add_row(pattern.name, pattern.kind, "yes" if pattern.has_chart else "—", pattern.use_case)
-    out.print(table)
+        table.add_row(
+            pattern.name, pattern.kind, "yes" if pattern.has_chart else "—", _docs_page(pattern), pattern.use_case
+        )
+    # Piped output is read whole, not on an 80-column screen: do not cut names and paths.
+    (out if out.is_terminal else Console(width=160, highlight=False)).print(table)
     return 0
+
+
+def _no_chart(target: str) -> int:
+    pattern = find(target)
+    if pattern is None:
+        err.print(f"mlpatterns: no pattern or chart '{target}'; `mlpatterns patterns` lists them")
+    elif pattern.kind == "training" and pattern.docs:
+        err.print(f"mlpatterns: {target} runs on Kubeflow Pipelines, not from a chart: see {_docs_page(pattern)}")
+    else:
+        err.print(f"mlpatterns: {target} has no chart yet: it is planned (`mlpatterns patterns` shows what has landed)")
+    return 2
 
 
 def _render(target: str, values: dict[str, Any], release: str, namespace: str) -> int:
     chart = _chart(target)
     if chart is None:
-        err.print(f"mlpatterns: no chart for '{target}' (see `mlpatterns patterns`)")
-        return 2
+        return _no_chart(target)
     out.print(to_yaml(render(chart, values, release, namespace)), end="")
     return 0
 
@@ -117,8 +135,7 @@ def _validate(target: str, values: dict[str, Any], checkov: bool) -> int:
     elif Path(target).is_dir():
         documents, problems = _documents_in(Path(target))
     else:
-        err.print(f"mlpatterns: '{target}' is neither a pattern with a chart nor a directory")
-        return 2
+        return _no_chart(target)
     problems += validate_documents(documents, crds_dir())
     skipped = 0
     if checkov:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,31 @@ NAMESPACE = "mlpatterns"
 
 
 class ChartError(Exception):
-    """Values Helm refuses, or a template that fails: the message is Helm's own."""
+    """Values Helm refuses, or a template that fails: Helm's message, with value paths spelt the
+    way users type them (`--set` keys)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(readable(message))
+
+
+def readable(helm_message: str) -> str:
+    """Helm's message with each value path in `--set` spelling."""
+    return _POINTER.sub(lambda match: _set_spelling(match[1]), helm_message)
+
+
+# Helm's schema errors name a value by JSON pointer: at '/server/extraArgs/0'.
+_POINTER = re.compile(r"at '(/[^']*|)'")
+
+
+def _set_spelling(pointer: str) -> str:
+    """'/server/extraArgs/0' -> at 'server.extraArgs[0]'; '' -> at the top level."""
+    if not pointer:
+        return "at the top level"
+    path = ""
+    for part in pointer.lstrip("/").split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        path += f"[{part}]" if part.isdigit() else (f".{part}" if path else part)
+    return f"at '{path}'"
 
 
 @dataclass(frozen=True)
@@ -97,7 +122,7 @@ def lint(chart: Path, values: dict[str, Any] | None = None) -> list[str]:
     """Helm's lint findings at warning level and above (strict mode: warnings count)."""
     report = helm.lint(chart, values, strict=True, kube_version=KUBE_VERSION)
     findings = [f"{m['path']}: {m['error']}" for m in report.get("messages", []) if m.get("severity", 0) >= 2]
-    return findings + [str(error) for error in report.get("errors", [])]
+    return [readable(finding) for finding in findings + [str(error) for error in report.get("errors", [])]]
 
 
 def to_yaml(manifests: Sequence[Manifest]) -> str:
