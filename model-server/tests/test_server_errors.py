@@ -55,6 +55,14 @@ BAD_REQUESTS = [
         400,
         "instances[0][0] is the string 'a'; model 'iris' expects numbers",
     ),
+    (
+        "text-before-numbers",
+        "v1",
+        b'{"instances": [["a", 1, 2, 3]]}',
+        {},
+        400,
+        "instances[0][0] is the string 'a'; the other values are numbers",
+    ),
     ("null-value", "v1", b'{"instances": [[5.1, null, 1.4, 0.2]]}', {}, 400, "instances[0][1] is null"),
     (
         "nan",
@@ -187,7 +195,16 @@ def test_chunked_body_over_limit_is_refused(iris_server: Server) -> None:
 
 def test_unknown_route_and_method_answer_json(iris_server: Server) -> None:
     missing = httpx.get(f"{iris_server.url}/v3/nothing")
-    assert (missing.status_code, missing.json()) == (404, {"error": "no endpoint at GET /v3/nothing"})
+    assert missing.status_code == 404
+    assert missing.json()["error"].startswith(
+        "no endpoint at GET /v3/nothing; the endpoints are POST /v1/models/iris:predict, POST /v2/models/iris/infer"
+    )
+    near = httpx.post(f"{iris_server.url}/v1/models/iris/predict", json={"instances": [ROW]})
+    assert (near.status_code, near.json()) == (
+        404, {"error": "no endpoint at POST /v1/models/iris/predict; did you mean POST /v1/models/iris:predict?"}
+    )  # fmt: skip
+    v2_typo = httpx.post(f"{iris_server.url}/v2/models/iris/infe", json={})
+    assert v2_typo.json()["error"].endswith("did you mean POST /v2/models/iris/infer?")
     wrong_method = httpx.get(iris_server.predict_url)
     assert wrong_method.status_code == 405
     assert "GET is not allowed on /v1/models/iris:predict" in wrong_method.json()["error"]

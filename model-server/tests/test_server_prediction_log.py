@@ -15,6 +15,7 @@ import httpx
 import pytest
 import redis
 
+from mlpatterns_server.predlog.sinks import RedisStreamSink
 from tests.support.model_server import Iris, ServerFactory
 from tests.support.processes import free_port
 from tests.support.receivers import HttpReceiver, start_receiver
@@ -81,6 +82,35 @@ def test_dead_sink_drops_and_counts_but_every_request_succeeds(start_server: Ser
     _eventually(lambda: _metric(server.url, 'mlpatterns_prediction_log_events_total{result="error",sink="redis"}') > 0)
     server.process.terminate_gracefully()
     assert "prediction log: dropping 3 events the redis sink did not take" in server.process.logs()
+
+
+def test_an_unreachable_sink_is_reported_once_and_its_return_too(
+    start_server: ServerFactory, iris: Iris, tmp_path: Path
+) -> None:
+    stream, port = "test:predictions:later", free_port()
+    server = start_server(*_redis_sink(iris, f"redis://127.0.0.1:{port}/0", stream))
+    # Said at start, before any prediction: the sink is down and events wait in the spool.
+    _eventually(lambda: "is unreachable" in server.process.logs())
+    for i in range(5):
+        httpx.post(server.predict_url, json={"instances": ROWS}, headers={"x-request-id": f"l-{i}"})
+    errors = 'mlpatterns_prediction_log_events_total{result="error",sink="redis"}'
+    _eventually(lambda: _metric(server.url, errors) >= 10)  # several failed sends
+    logs = server.process.logs()
+    assert logs.count("is unreachable") == 1, "retries are not logged one by one"
+    assert f"the redis sink (stream {stream} at redis://127.0.0.1:{port}/0) is unreachable" in logs
+    assert "events are kept in the spool" in logs
+    redis_process, url = start_redis(tmp_path, port)
+    try:
+        _eventually(lambda: "is reachable again" in server.process.logs())
+        client = redis.Redis.from_url(url)
+        _eventually(lambda: client.xlen(stream) == 5)
+    finally:
+        redis_process.stop()
+
+
+def test_the_sink_is_named_without_its_credentials() -> None:
+    sink = RedisStreamSink("redis://user:secret@redis.example:6380/2", "s", 10)
+    assert sink.target == "stream s at redis://redis.example:6380/2"
 
 
 @pytest.fixture

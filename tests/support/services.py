@@ -13,11 +13,11 @@ from tests.support.processes import ManagedProcess, free_port
 BIN = Path(sys.executable).parent
 
 
-def start_redis(workdir: Path) -> tuple[ManagedProcess, str]:
+def start_redis(workdir: Path, port: int | None = None) -> tuple[ManagedProcess, str]:
     redis_server = shutil.which("redis-server")
     if redis_server is None:
         raise RuntimeError("redis-server is not installed: run make setup")
-    port = free_port()
+    port = port or free_port()
     process = ManagedProcess(
         [
             redis_server,

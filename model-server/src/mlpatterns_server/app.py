@@ -4,6 +4,7 @@ with no per-request middleware (stock KServe's FastAPI stack costs about a third
 from __future__ import annotations
 
 import contextlib
+import difflib
 import gc
 import logging
 import os
@@ -282,21 +283,45 @@ class InferenceService:
         ]
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 405:
-        return error_response(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"))
-    if exc.status_code == 404:
-        return error_response(RouteNotFound(f"no endpoint at {request.method} {request.url.path}"))
-    return json_response({"error": exc.detail}, exc.status_code)
+def endpoints(model: str) -> list[str]:
+    """The endpoints a client calls, most used first, as `METHOD /path` for this model."""
+    return [
+        f"POST /v1/models/{model}:predict",
+        f"POST /v2/models/{model}/infer",
+        f"GET /v2/models/{model}",
+        f"GET /v2/models/{model}/ready",
+        f"GET /v1/models/{model}",
+        "GET /v2/health/ready",
+        "GET /v2/health/live",
+        "GET /metrics",
+    ]
+
+
+def not_found(method: str, path: str, model: str) -> RouteNotFound:
+    """A 404 that points at the endpoint the client most likely meant."""
+    known = endpoints(model)
+    paths = [endpoint.split(" ", 1)[1] for endpoint in known]
+    nearest = difflib.get_close_matches(path, paths, n=1, cutoff=0.6)
+    if nearest:
+        return RouteNotFound(f"no endpoint at {method} {path}; did you mean {known[paths.index(nearest[0])]}?")
+    return RouteNotFound(f"no endpoint at {method} {path}; the endpoints are {', '.join(known[:3])}, ...")
 
 
 def create_app(settings: ServerSettings, model: ServedModel) -> Starlette:
     service = InferenceService(settings, model)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405:
+            return error_response(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"))
+        if exc.status_code == 404:
+            return error_response(not_found(request.method, request.url.path, model.name))
+        return json_response({"error": exc.detail}, exc.status_code)
+
     return Starlette(
         routes=service.routes(),
         lifespan=service.lifespan,
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers={HTTPException: http_error},
     )
 
 

@@ -4,6 +4,7 @@ from the command line, where the names are KServe's own (`--model_name`, `--mode
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -64,6 +65,11 @@ class ServerSettings(BaseSettings):
     load_backoff_seconds: float = Field(1.0, ge=0, description="First retry delay; doubles each time.")
     download_dir: str = Field("/tmp/mlpatterns-models", description="Where remote models are downloaded.")
     pvc_mount_root: str = Field("/mnt/pvc", description="Where pvc://CLAIM/PATH is mounted.")
+    home: Path = Field(
+        Path("~/.mlpatterns"),
+        description="The kit's local state (MLPATTERNS_HOME): models:/ URIs read the MLflow store "
+        "<home>/mlflow.db that mlpatterns-pipelines run-local writes, unless MLFLOW_TRACKING_URI is set.",
+    )
 
     # -- HTTP
     http_port: int = Field(8080, ge=0, le=65535)

@@ -1,23 +1,32 @@
 """`mlpatterns-pipelines`: compile the pipelines, run them on this machine, submit and schedule
 them on Kubeflow Pipelines, or run the training loop in one process (the batch-training CronJob).
 
-    mlpatterns-pipelines compile [--check]
+    mlpatterns-pipelines compile [--check] [--image REGISTRY/training-python:TAG]
     mlpatterns-pipelines run-local batch-training --param algorithm=random_forest \
         --param 'hyperparameters={"max_depth": 3}'
     mlpatterns-pipelines submit pipeline-training --host https://kfp.example.com --param train_gpus=1
     mlpatterns-pipelines schedule batch-training --host https://kfp.example.com --cron "0 0 2 * * *"
     mlpatterns-pipelines train --param tracking_uri=http://mlflow:5000
+
+Locally, models are registered in MLFLOW_TRACKING_URI, else the kit's store in MLPATTERNS_HOME
+(~/.mlpatterns), where `mlpatterns-server --model_uri models:/NAME@champion` finds them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
+
+from mlpatterns_pipelines import local_store
+from mlpatterns_pipelines.components import TRAINING_IMAGE
 
 # In the source tree the compiled pipelines live in pipelines/compiled; installed elsewhere
 # (the training image), `compile` writes to ./compiled unless told otherwise.
@@ -70,23 +79,27 @@ def pipeline_arguments(pipeline: Any, pairs: Sequence[str]) -> dict[str, Any]:
     return arguments
 
 
-def compile_all(output_dir: Path) -> dict[str, Path]:
-    from kfp import compiler
-
+def compile_all(output_dir: Path, image: str = TRAINING_IMAGE) -> dict[str, Path]:
     from mlpatterns_pipelines.pipelines import PIPELINES
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for name, pipeline in PIPELINES.items():
-        path = output_dir / f"{name}.yaml"
-        compiler.Compiler().compile(pipeline, str(path))
-        written[name] = path
-    return written
+    return {name: _package(pipeline, output_dir, image) for name, pipeline in PIPELINES.items()}
+
+
+def _with_image(path: Path, image: str) -> None:
+    """Point every component of a compiled pipeline at `image` (one's own registry's training image)."""
+    import yaml
+
+    documents = list(yaml.safe_load_all(path.read_text()))
+    for executor in documents[0]["deploymentSpec"]["executors"].values():
+        if executor.get("container", {}).get("image") == TRAINING_IMAGE:
+            executor["container"]["image"] = image
+    path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
 
 
 def _compile(args: argparse.Namespace) -> int:
     if not args.check:
-        for name, path in compile_all(Path(args.output_dir)).items():
+        for name, path in compile_all(Path(args.output_dir), args.image).items():
             print(f"compiled {name} -> {path}")
         return 0
     import tempfile
@@ -110,26 +123,54 @@ def _pipeline(name: str) -> Any:
     return PIPELINES[name]
 
 
+def training_run(arguments: dict[str, Any]) -> Any:
+    """The training parameters among a pipeline's arguments (the rest are resources), as the
+    one-process job's TrainingRun, so both are checked by the same rules."""
+    from mlpatterns_pipelines.steps.batch import TrainingRun
+
+    known = {f.name for f in fields(TrainingRun)}
+    return TrainingRun(**{key: value for key, value in arguments.items() if key in known})
+
+
 def _run_local(args: argparse.Namespace) -> int:
-    from kfp import local
+    from rich.console import Console
+
+    from mlpatterns_pipelines.local_run import run_pipeline
+    from mlpatterns_pipelines.steps.tracking import check_reachable
 
     pipeline = _pipeline(args.pipeline)
-    params = {"tracking_uri": args.tracking_uri or _default_tracking_uri(), **pipeline_arguments(pipeline, args.param)}
-    # Components run as subprocesses of this Python, with this environment's packages: offline.
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=args.pipeline_root)
-    try:
-        pipeline(**params)
-    except RuntimeError as error:
-        print(f"mlpatterns-pipelines: {args.pipeline} failed: {error}", file=sys.stderr)
+    tracking = args.tracking_uri or local_store.tracking_uri()
+    arguments = {**pipeline_arguments(pipeline, args.param), "tracking_uri": tracking}
+    params = training_run(arguments)
+    params.check()
+    check_reachable(tracking)
+    # Bound to the real stdout: the run redirects sys.stdout to its log file.
+    console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    log = local_store.home() / "logs" / f"{args.pipeline}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    pipeline_root = Path(args.pipeline_root) if args.pipeline_root else local_store.home() / "pipeline-root"
+    console.print(f"{args.pipeline}: training '{params.model_name}' from {params.source}, MLflow at {tracking}")
+    outcome = run_pipeline(pipeline, arguments, pipeline_root, log, console)
+    console.print(f"full log: {log}")
+    if not outcome.succeeded:
+        step = outcome.failed_step
+        where = f" at step {step.name}" if step else ""
+        print(f"mlpatterns-pipelines: {args.pipeline} failed{where}: {outcome.reason}", file=sys.stderr)
         return 1
-    print(f"mlpatterns-pipelines: {args.pipeline} succeeded; MLflow at {params['tracking_uri']}")
+    from mlpatterns_pipelines.steps.registry import newest_decision
+
+    version, reason = newest_decision(tracking, params.model_name)
+    console.print(f"{args.pipeline} succeeded in {outcome.seconds:.0f}s: '{params.model_name}' version {version} "
+                  f"registered; {reason}")  # fmt: skip
+    console.print(f"serve the champion: {_serve_command(params.model_name, args.tracking_uri)}")
     return 0
 
 
-def _default_tracking_uri() -> str:
-    store = Path.cwd() / ".mlpatterns"
-    store.mkdir(exist_ok=True)
-    return f"sqlite:///{store / 'mlflow.db'}"
+def _serve_command(model_name: str, tracking_uri: str | None) -> str:
+    """The server command for the champion, spelt so that it can be pasted from here."""
+    server = Path(sys.executable).parent / "mlpatterns-server"
+    with_path = os.path.relpath(server) if server.is_relative_to(Path.cwd()) else str(server)
+    command = shlex.join([with_path, "--model_name", model_name, "--model_uri", f"models:/{model_name}@champion"])
+    return f"MLFLOW_TRACKING_URI={shlex.quote(tracking_uri)} {command}" if tracking_uri else command
 
 
 def _client(args: argparse.Namespace) -> Any:
@@ -138,13 +179,15 @@ def _client(args: argparse.Namespace) -> Any:
     return kfp.Client(host=args.host, namespace=args.namespace)
 
 
-def _package(pipeline: Any, folder: str) -> str:
+def _package(pipeline: Any, folder: Path, image: str = TRAINING_IMAGE) -> Path:
     """The pipeline compiled from this code, so what runs is what this version defines."""
     from kfp import compiler
 
-    path = Path(folder) / f"{pipeline.name}.yaml"
+    path = folder / f"{pipeline.name}.yaml"
     compiler.Compiler().compile(pipeline, str(path))
-    return str(path)
+    if image != TRAINING_IMAGE:
+        _with_image(path, image)
+    return path
 
 
 def _submit(args: argparse.Namespace) -> int:
@@ -152,10 +195,11 @@ def _submit(args: argparse.Namespace) -> int:
 
     pipeline = _pipeline(args.pipeline)
     arguments = pipeline_arguments(pipeline, args.param)
+    training_run(arguments).check()
     client = _client(args)
     with tempfile.TemporaryDirectory() as folder:
         run = client.create_run_from_pipeline_package(
-            _package(pipeline, folder),
+            str(_package(pipeline, Path(folder), args.image)),
             arguments=arguments,
             experiment_name=args.experiment,
             pipeline_root=args.pipeline_root,
@@ -176,6 +220,7 @@ def _schedule(args: argparse.Namespace) -> int:
 
     pipeline = _pipeline(args.pipeline)
     arguments = pipeline_arguments(pipeline, args.param)
+    training_run(arguments).check()
     cron = check_cron(args.cron)
     client = _client(args)
     experiment = client.create_experiment(args.experiment, namespace=args.namespace)
@@ -186,7 +231,7 @@ def _schedule(args: argparse.Namespace) -> int:
             cron_expression=cron,
             max_concurrency=1,  # never two trainings of the same model at once
             no_catchup=True,  # after a pause, run once, not once per missed slot
-            pipeline_package_path=_package(pipeline, folder),
+            pipeline_package_path=str(_package(pipeline, Path(folder), args.image)),
             params=arguments,
         )
     print(f"scheduled {args.pipeline} ({args.cron}): recurring run {job.recurring_run_id}")
@@ -195,6 +240,7 @@ def _schedule(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from mlpatterns_pipelines.steps.batch import TrainingRun, run
+    from mlpatterns_pipelines.steps.tracking import TrackingUnreachable
     from mlpatterns_pipelines.steps.validation import ValidationFailed
 
     params = parse_params(args.param)
@@ -204,7 +250,7 @@ def _train(args: argparse.Namespace) -> int:
         raise SystemExit(f"unknown parameters {', '.join(unknown)}; they are {', '.join(sorted(known))}")
     try:
         decision = run(TrainingRun(**params))
-    except (ValidationFailed, ValueError) as error:
+    except (ValidationFailed, ValueError, TrackingUnreachable) as error:
         print(f"mlpatterns-pipelines: training refused: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # unreachable data or registry, missing credentials: say which
@@ -220,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     compile_command = commands.add_parser("compile", help="write pipelines/compiled/<name>.yaml")
     compile_command.add_argument("--output-dir", default=str(COMPILED))
     compile_command.add_argument("--check", action="store_true", help="fail if the committed YAML is stale")
+    image_help = f"the training image the components run in (default {TRAINING_IMAGE}, which is not published)"
+    compile_command.add_argument("--image", default=TRAINING_IMAGE, help=image_help)
 
     def with_params(command: argparse.ArgumentParser) -> None:
         command.add_argument("pipeline", help="batch-training or pipeline-training")
@@ -227,8 +275,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     local_command = commands.add_parser("run-local", help="run a pipeline here with kfp.local")
     with_params(local_command)
-    local_command.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite in .mlpatterns/)")
-    local_command.add_argument("--pipeline-root", default="./.mlpatterns/pipeline-root")
+    local_command.add_argument(
+        "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else $MLPATTERNS_HOME/mlflow.db)"
+    )
+    local_command.add_argument(
+        "--pipeline-root", default=None, help="artifacts (default: $MLPATTERNS_HOME/pipeline-root)"
+    )
 
     for verb, description in (("submit", "run once on Kubeflow Pipelines"), ("schedule", "run on a schedule")):
         command = commands.add_parser(verb, help=description)
@@ -236,6 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command.add_argument("--host", required=True, help="the Kubeflow Pipelines API endpoint")
         command.add_argument("--namespace", default=None)
         command.add_argument("--experiment", default="mlpatterns")
+        command.add_argument("--image", default=TRAINING_IMAGE, help=image_help)
         if verb == "submit":
             command.add_argument("--pipeline-root", default=None, help="object storage for artifacts, e.g. s3://...")
         else:
@@ -250,8 +303,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "train": _train}  # fmt: skip
     import urllib3
 
+    from mlpatterns_pipelines.steps.tracking import TrackingUnreachable
+
     try:
         return int(handlers[args.command](args))
+    except (ValueError, TrackingUnreachable) as error:
+        print(f"mlpatterns-pipelines: {args.command} refused: {error}", file=sys.stderr)
+        return 1
     except (OSError, urllib3.exceptions.HTTPError) as error:
         print(f"mlpatterns-pipelines: cannot reach {getattr(args, 'host', 'the service')}: {error}", file=sys.stderr)
         return 1

@@ -4,16 +4,15 @@ for s3://, gs:// and https://, and through the MLflow client for models:/ URIs."
 from __future__ import annotations
 
 import hashlib
-import re
+import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlpatterns_server.errors import ModelLoadError
 from mlpatterns_server.loading.retry import fetch_with_retries
 from mlpatterns_server.settings import ServerSettings
 
-_REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+|latest))$")
+log = logging.getLogger(__name__)
 _REMOTE_SCHEMES = ("s3://", "gs://", "http://", "https://")
 
 
@@ -58,28 +57,15 @@ def _target(settings: ServerSettings) -> Path:
 
 
 def _fetch_registered(uri: str, settings: ServerSettings) -> FetchedModel:
-    match = _REGISTRY_URI.match(uri)
-    if not match:
-        raise ModelLoadError(f"{uri} is not a registry URI: use models:/NAME@ALIAS or models:/NAME/VERSION")
-    name, alias, version = match["name"], match["alias"], match["version"]
+    from mlpatterns_server.loading import registry
+
+    tracking = registry.tracking_uri(settings)
+    log.info("looking up %s in the MLflow registry at %s", uri, tracking)
     target = _target(settings)
 
     def fetch() -> FetchedModel:
-        from mlflow import MlflowClient
-        from mlflow.artifacts import download_artifacts
-
-        client = MlflowClient()
-        if alias:
-            number = client.get_model_version_by_alias(name, alias).version
-        elif version == "latest":
-            found = client.search_model_versions(f"name = '{name}'", order_by=["version_number DESC"], max_results=1)
-            if not found:
-                raise ModelLoadError(f"{uri}: model '{name}' has no versions in the registry")
-            number = found[0].version
-        else:
-            number = version
-        path = download_artifacts(artifact_uri=f"models:/{name}/{number}", dst_path=str(target))
-        return FetchedModel(Path(path), str(number))
+        name, version = registry.resolve_version(uri, tracking)
+        return FetchedModel(registry.download(name, version, tracking, target), version)
 
     return fetch_with_retries(fetch, uri, settings.load_attempts, settings.load_backoff_seconds)
 

@@ -1,7 +1,8 @@
 """The buffer between requests and the sink. Recording never waits on the sink: a slow or dead
 sink only fills the bounded buffer, and what does not fit is dropped and counted. Accepted events
 are written ahead to a spool file, so a crashed worker's events are sent by its successor; SIGTERM
-flushes what is held."""
+flushes what is held. The sink is probed at start; its state changes (unreachable, back) are
+logged once each, not every retry."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class PredictionLog:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._reachable = True
         counter = metrics.prediction_log_events
         self._sent = counter.labels(sink=sink.name, result="sent")
         self._dropped = counter.labels(sink=sink.name, result="dropped")
@@ -56,6 +58,10 @@ class PredictionLog:
         self._task = asyncio.create_task(self._run(), name="prediction-log")
 
     async def _run(self) -> None:
+        try:
+            await self.sink.check()
+        except Exception as exc:
+            self._unreachable(exc)
         backoff = 0.1
         while True:
             if not self._buffer:
@@ -78,9 +84,14 @@ class PredictionLog:
         try:
             await self.sink.send(batch)
         except Exception as exc:
-            log.warning("prediction log: %s sink failed for %d events: %s", self.sink.name, len(batch), exc)
+            self._unreachable(exc)
+            log.debug("prediction log: %s sink failed for %d events: %s", self.sink.name, len(batch), exc)
             self._errors.inc(len(batch))
             return False
+        if not self._reachable:
+            self._reachable = True
+            log.info("prediction log: the %s sink (%s) is reachable again; sending the %d held events",
+                     self.sink.name, self.sink.target, len(self._buffer))  # fmt: skip
         for _ in batch:
             self._buffer.popleft()
         if self.spool is not None:
@@ -88,6 +99,16 @@ class PredictionLog:
         self._sent.inc(len(batch))
         self._buffered.set(len(self._buffer))
         return True
+
+    def _unreachable(self, exc: Exception) -> None:
+        if not self._reachable:
+            return
+        self._reachable = False
+        held = f"kept in the spool {self.spool.directory}" if self.spool else f"held in memory (up to {self.capacity})"
+        log.warning(
+            "prediction log: the %s sink (%s) is unreachable (%s); events are %s and sent when it is back",
+            self.sink.name, self.sink.target, exc or type(exc).__name__, held,
+        )  # fmt: skip
 
     async def close(self) -> None:
         """Flush what is buffered, for up to flush_seconds. What is left stays in the spool for

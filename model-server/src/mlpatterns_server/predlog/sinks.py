@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -19,6 +20,11 @@ CLOUDEVENT_TYPE = "org.kubeflow.serving.inference.response"
 
 class Sink(Protocol):
     name: str
+    # Where events go, fit for a log line (no credentials).
+    target: str
+
+    async def check(self) -> None:
+        """Raise if the sink cannot be reached now (a probe at start; sending retries anyway)."""
 
     async def send(self, events: list[bytes]) -> None: ...
 
@@ -27,6 +33,10 @@ class Sink(Protocol):
 
 class StdoutSink:
     name = "stdout"
+    target = "stdout"
+
+    async def check(self) -> None:
+        return None
 
     async def send(self, events: list[bytes]) -> None:
         sys.stdout.buffer.write(b"".join(event + b"\n" for event in events))
@@ -42,11 +52,17 @@ class RedisStreamSink:
     def __init__(self, url: str, stream: str, maxlen: int) -> None:
         import redis.asyncio
 
+        parsed = urlsplit(url)
+        address = parsed._replace(netloc=parsed.netloc.rpartition("@")[2]).geturl()
+        self.target = f"stream {stream} at {address}"
         self.stream = stream
         self.maxlen = maxlen
         self.client = redis.asyncio.Redis.from_url(
             url, socket_timeout=SEND_TIMEOUT_SECONDS, socket_connect_timeout=SEND_TIMEOUT_SECONDS
         )
+
+    async def check(self) -> None:
+        await self.client.ping()
 
     async def send(self, events: list[bytes]) -> None:
         async with self.client.pipeline(transaction=False) as pipe:  # one round trip per batch
@@ -66,8 +82,12 @@ class CloudEventsSink:
         import httpx
 
         self.url = url
+        self.target = urlsplit(url)._replace(query="", fragment="").geturl()
         self.namespace = namespace
         self.client = httpx.AsyncClient(timeout=SEND_TIMEOUT_SECONDS)
+
+    async def check(self) -> None:
+        return None  # a CloudEvents receiver need not answer anything but a POST of an event
 
     async def send(self, events: list[bytes]) -> None:
         for start in range(0, len(events), self.max_in_flight):

@@ -40,18 +40,15 @@ def _ragged(values: Any, where: str) -> str:
 
 
 def _mixed(values: Any, where: str) -> str:
-    first_kind: type | None = None
-    for path, node in _nodes(values):
-        if isinstance(node, list):
-            continue
+    """Name the value that does not fit: a null, object or boolean, else the first text among
+    numbers (models take numbers far more often than text)."""
+    leaves = [(path, node) for path, node in _nodes(values) if not isinstance(node, list)]
+    for path, node in leaves:
         if node is None or isinstance(node, dict | bool):
             return f"{where}{index_text(path)} is {describe(node)}; expected a number"
-        kind = str if isinstance(node, str) else float
-        if first_kind is None:
-            first_kind = kind
-        elif kind is not first_kind:
-            before = "text" if first_kind is str else "numbers"
-            return f"{where}{index_text(path)} is {describe(node)}; the values before it are {before}"
+    for path, node in leaves:
+        if isinstance(node, str):
+            return f"{where}{index_text(path)} is {describe(node)}; the other values are numbers"
     return f"{where} mixes values of different types"
 
 

@@ -34,17 +34,22 @@ def _hyperparameters(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in raw.items()}
 
 
-def build(algorithm: str, hyperparameters: dict[str, Any], seed: int) -> Any:
+def check(algorithm: str, hyperparameters: dict[str, Any]) -> None:
+    """Refuse an unknown algorithm or hyperparameter before anything is read or trained."""
     factories = _factories()
     if algorithm not in factories:
         raise ValueError(f"algorithm {algorithm!r} is not one of {', '.join(ALGORITHMS)}")
-    factory = factories[algorithm]
-    params = _hyperparameters(hyperparameters)
-    valid = factory().get_params()
-    unknown = sorted(set(params) - set(valid))
+    valid = factories[algorithm]().get_params()
+    unknown = sorted(set(hyperparameters) - set(valid))
     if unknown:
         raise ValueError(f"{algorithm} has no hyperparameter {', '.join(unknown)}; it takes {', '.join(sorted(valid))}")
-    if "random_state" in valid and "random_state" not in params:
+
+
+def build(algorithm: str, hyperparameters: dict[str, Any], seed: int) -> Any:
+    check(algorithm, hyperparameters)
+    factory = _factories()[algorithm]
+    params = _hyperparameters(hyperparameters)
+    if "random_state" in factory().get_params() and "random_state" not in params:
         params["random_state"] = seed
     return factory(**params)
 

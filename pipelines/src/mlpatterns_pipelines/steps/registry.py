@@ -2,9 +2,10 @@
 
 Every run logs the model with its signature and an input example and registers a new version,
 aliased `challenger`. The current `champion` is scored on the same test set; the challenger takes
-the `champion` alias only if it beats it on the chosen metric by at least the margin (the first
-model becomes champion). The decision and both scores are logged on the run. The serving charts
-load `models:/NAME@champion`."""
+the `champion` alias only if it scores strictly higher on the chosen metric, and higher by at
+least the margin (the first model becomes champion). A tie keeps the champion: a model already
+serving is not replaced by one that is no better. The decision and both scores are logged on the
+run. The serving charts load `models:/NAME@champion`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from mlpatterns_pipelines.local_store import artifact_location
 from mlpatterns_pipelines.steps.evaluation import HIGHER_IS_BETTER, score
 from mlpatterns_pipelines.steps.preprocessing import features
 
@@ -53,8 +55,10 @@ def register(
     from mlflow.models import infer_signature
 
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(experiment)
     client = MlflowClient()
+    if client.get_experiment_by_name(experiment) is None:
+        client.create_experiment(experiment, artifact_location=artifact_location(tracking_uri))
+    mlflow.set_experiment(experiment)
     inputs = features(test, label)
     challenger_scores = score(model, test, label)
     if metric not in challenger_scores:
@@ -108,10 +112,39 @@ def _decide(
     if champion_score is None:
         return Decision(version, True, f"the champion cannot compute {metric}", metric, challenger_score, None,
                         str(champion.version))  # fmt: skip
-    promoted = challenger_score >= champion_score + margin
-    comparison = "beats" if promoted else "does not beat"
-    reason = (
-        f"challenger {metric} {challenger_score:.4f} {comparison} champion v{champion.version} "
-        f"{champion_score:.4f} by the margin {margin}"
-    )
+    promoted, reason = compare(metric, challenger_score, champion_score, str(champion.version), margin)
     return Decision(version, promoted, reason, metric, challenger_score, champion_score, str(champion.version))
+
+
+def compare(metric: str, challenger: float, champion: float, champion_version: str, margin: float) -> tuple[bool, str]:
+    """Whether the challenger takes the champion alias, and why, in words that hold."""
+    shown_challenger, shown_champion = _distinct(challenger, champion)
+    scores = f"challenger {metric} {shown_challenger} vs champion v{champion_version} {shown_champion}"
+    gain = challenger - champion
+    if gain == 0:
+        return False, f"{scores}: a tie, so the champion stays"
+    if gain < 0:
+        return False, f"{scores}: the challenger does not beat the champion, which stays"
+    if gain < margin:
+        return False, f"{scores}: better by {gain:.2g}, less than the margin {margin}, so the champion stays"
+    return True, f"{scores}: better by {gain:.2g} (margin {margin}), so the challenger is promoted"
+
+
+def _distinct(a: float, b: float) -> tuple[str, str]:
+    """Both scores with 4 decimals, or as many more as it takes to show that they differ."""
+    for decimals in range(4, 17):
+        shown = f"{a:.{decimals}f}", f"{b:.{decimals}f}"
+        if shown[0] != shown[1] or a == b:
+            return shown
+    return repr(a), repr(b)
+
+
+def newest_decision(tracking_uri: str, model_name: str) -> tuple[str, str]:
+    """The newest registered version of the model and what its run decided about the champion."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    (newest,) = client.search_model_versions(f"name = '{model_name}'", order_by=["version_number DESC"], max_results=1)
+    tags = client.get_run(newest.run_id).data.tags if newest.run_id else {}
+    champion = client.get_model_version_by_alias(model_name, CHAMPION).version
+    return str(newest.version), f"{tags.get('mlpatterns.reason', 'no decision recorded')} (champion: v{champion})"

@@ -11,6 +11,17 @@ import pandas as pd
 BUNDLED = {"breast_cancer", "iris", "wine", "digits"}
 
 
+def check_source(source: str) -> None:
+    """Refuse a source `read_source` could never read (a scheme or bundled name it does not know)."""
+    parsed = urlparse(source)
+    if parsed.scheme == "sklearn":
+        name = parsed.netloc or parsed.path.strip("/")
+        if name not in BUNDLED:
+            raise ValueError(f"sklearn://{name} is not a bundled dataset; choose one of {', '.join(sorted(BUNDLED))}")
+    elif parsed.scheme not in ("s3", "http", "https", "", "file"):
+        raise ValueError(f"source {source!r}: use sklearn://NAME, s3://BUCKET/KEY, https://... or a file path")
+
+
 def read_source(source: str) -> pd.DataFrame:
     """The table behind `source`, with the label in a column (bundled datasets call it `target`)."""
     parsed = urlparse(source)

@@ -33,7 +33,10 @@ class Finding:
 
 def bundled_expectation(name: str) -> dict[str, Any]:
     """The expectation shipped for a scikit-learn bundled dataset."""
-    text = files("mlpatterns_pipelines.expectations").joinpath(f"{name}.json").read_text()
+    shipped = files("mlpatterns_pipelines.expectations").joinpath(f"{name}.json")
+    if not shipped.is_file():
+        raise ValueError(f"no expectation is shipped for sklearn://{name}: pass one (the expectation parameter)")
+    text = shipped.read_text()
     expectation: dict[str, Any] = json.loads(text)
     return expectation
 
