@@ -5,6 +5,7 @@ registry version on every metric."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import mlflow
@@ -86,9 +87,44 @@ def test_unknown_alias_fails_with_the_registry_answer(
     )
     assert server.process.wait_exit(timeout=90) == 1
     logs = server.process.logs()
-    assert f"cannot fetch models:/{NAME}@nonesuch" in logs
-    assert "nonesuch" in logs.split("cannot fetch", 1)[1]
+    assert (
+        f"models:/{NAME}@nonesuch: model '{NAME}' has no alias 'nonesuch' in the registry at "
+        f"{server_info.tracking_uri}; its aliases are champion (v1)"
+    ) in logs
     assert "retrying" not in logs
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("models:/roses@champion", f"no model named 'roses' in the MLflow registry at {{tracking}}; it holds {NAME}"),
+        (
+            f"models:/{NAME}/7",
+            f"model '{NAME}' has no version 7 in the registry at {{tracking}}; its versions are 1, 2",
+        ),
+    ],
+)
+def test_a_missing_model_or_version_names_the_store_and_what_it_holds(
+    start_server: ServerFactory, registry: tuple[MlflowServer, RandomForestClassifier], uri: str, message: str
+) -> None:
+    server_info, _ = registry
+    server = start_server("--model_uri", uri, env={"MLFLOW_TRACKING_URI": server_info.tracking_uri}, wait=False)
+    assert server.process.wait_exit(timeout=90) == 1
+    assert message.format(tracking=server_info.tracking_uri) in server.process.logs()
+
+
+def test_without_a_tracking_uri_the_local_store_is_read_and_never_created(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    # MLFLOW_TRACKING_URI unset (empty): the server reads the local store in MLPATTERNS_HOME.
+    env = {"MLPATTERNS_HOME": str(home), "MLFLOW_TRACKING_URI": ""}
+    server = start_server("--model_uri", "models:/iris@champion", env=env, wait=False, cwd=tmp_path)
+    assert server.process.wait_exit(timeout=90) == 1
+    assert f"models:/iris@champion: there is no MLflow store at {home / 'mlflow.db'}" in server.process.logs()
+    assert "mlpatterns-pipelines run-local batch-training" in server.process.logs()
+    assert not home.exists()
+    assert list(tmp_path.rglob("mlflow.db")) == [], "no store is created as a side effect"
 
 
 def test_malformed_registry_uri_is_refused(start_server: ServerFactory) -> None:

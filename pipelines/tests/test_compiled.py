@@ -75,3 +75,14 @@ def test_pipeline_training_caches_retries_and_sizes_each_step() -> None:
     assert kubernetes["exec-ingest"]["secretAsEnv"][0]["secretName"] == "storage-credentials"
     assert kubernetes["exec-register"]["secretAsEnv"][0]["secretName"] == "mlflow-credentials"
     assert "nodeSelector" in kubernetes["exec-train"]
+
+
+def test_compile_points_the_components_at_ones_own_training_image(tmp_path: Path) -> None:
+    image = "registry.example.com/ml/training-python:1.2"
+    done = run_command("compile", "--image", image, "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for name in ("batch-training", "pipeline-training"):
+        documents = [d for d in yaml.safe_load_all((tmp_path / "out" / f"{name}.yaml").read_text()) if d]
+        executors = documents[0]["deploymentSpec"]["executors"].values()
+        assert {executor["container"]["image"] for executor in executors} == {image}
+        assert documents[1:] == load(name)[1:], "the platform spec (secrets, node selector) is kept"

@@ -5,6 +5,7 @@ champion served by the model server exactly as the pipeline trained it."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,11 @@ from tests.support.pipelines import executed_tasks, run_command, versions
 from tests.support.processes import ManagedProcess, free_port
 
 FLOW = "bc-flow"
-FIRST = {"algorithm": "random_forest", "hyperparameters": {"n_estimators": 3, "max_depth": 2}}
-WORSE = {"algorithm": "random_forest", "hyperparameters": {"n_estimators": 1, "max_depth": 1}}
-BETTER = {"algorithm": "hist_gradient_boosting", "hyperparameters": {}}
+# Breast cancer (30 features, harder than iris) so the three runs score apart.
+BREAST_CANCER = "sklearn://breast_cancer"
+FIRST = {"source": BREAST_CANCER, "algorithm": "random_forest", "hyperparameters": {"n_estimators": 3, "max_depth": 2}}
+WORSE = {"source": BREAST_CANCER, "algorithm": "random_forest", "hyperparameters": {"n_estimators": 1, "max_depth": 1}}
+BETTER = {"source": BREAST_CANCER, "algorithm": "hist_gradient_boosting", "hyperparameters": {}}
 
 
 def _run(pipeline: str, workdir: Path, tracking_uri: str, **params: Any) -> Any:
@@ -34,12 +37,32 @@ def _run(pipeline: str, workdir: Path, tracking_uri: str, **params: Any) -> Any:
 def flow(mlflow_server: Any, registry: MlflowClient, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Three batch-training runs of one model: a first one, a worse one, a better one."""
     workdir = tmp_path_factory.mktemp("flow")
-    states = {}
+    states, outputs = {}, {}
     for step, params in (("first", FIRST), ("worse", WORSE), ("better", BETTER)):
         done = _run("batch-training", workdir, mlflow_server.tracking_uri, model_name=FLOW, **params)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        states[step] = versions(registry, FLOW)
-    return {"states": states, "workdir": workdir}
+        states[step], outputs[step] = versions(registry, FLOW), done.stdout
+    return {"states": states, "outputs": outputs, "workdir": workdir}
+
+
+def test_a_run_prints_a_line_per_step_and_logs_the_rest(flow: dict[str, Any], mlflow_server: Any) -> None:
+    output = flow["outputs"]["first"]
+    steps = ["ingest", "validate", "split", "preprocess", "train", "evaluate", "register"]
+    assert executed_tasks(output) == steps
+    assert len(output.splitlines()) <= len(steps) + 5, output
+    log = Path(re.search(r"^full log: (.+)$", output, re.MULTILINE)[1])  # type: ignore[index]
+    assert log.is_relative_to(flow["workdir"] / ".mlpatterns" / "logs")
+    assert "Executing task" in log.read_text(), "the executor output is in the log"
+    assert f"'{FLOW}' version 1 registered; first model: no champion yet (champion: v1)" in output
+    # The tracking server was given on the command line: the command to serve says so.
+    assert (
+        output.rstrip()
+        .splitlines()[-1]
+        .endswith(
+            f"MLFLOW_TRACKING_URI={mlflow_server.tracking_uri} {Path(sys.executable).parent / 'mlpatterns-server'} "
+            f"--model_name {FLOW} --model_uri models:/{FLOW}@champion"
+        )
+    )
 
 
 def _run_of(registry: MlflowClient, version: str, name: str = FLOW) -> Any:
@@ -69,7 +92,8 @@ def test_a_worse_run_stays_challenger(flow: dict[str, Any], registry: MlflowClie
     assert flow["states"]["worse"] == {"1": ["champion"], "2": ["challenger"]}
     run = _run_of(registry, "2")
     assert run.data.tags["mlpatterns.decision"] == "kept-champion"
-    assert "does not beat champion v1" in run.data.tags["mlpatterns.reason"]
+    assert run.data.tags["mlpatterns.reason"].endswith("the challenger does not beat the champion, which stays")
+    assert "vs champion v1" in run.data.tags["mlpatterns.reason"]
     assert run.data.metrics["decision_challenger_score"] < run.data.metrics["decision_champion_score"]
 
 
@@ -77,6 +101,7 @@ def test_a_better_run_takes_the_champion_alias(flow: dict[str, Any], registry: M
     assert flow["states"]["better"] == {"1": [], "2": [], "3": ["challenger", "champion"]}
     run = _run_of(registry, "3")
     assert run.data.tags["mlpatterns.decision"] == "promoted"
+    assert run.data.tags["mlpatterns.reason"].endswith("so the challenger is promoted")
     assert run.data.metrics["decision_challenger_score"] >= run.data.metrics["decision_champion_score"]
 
 
@@ -138,9 +163,10 @@ def test_bad_data_fails_validation_and_registers_nothing(
         source=str(breast_cancer_csvs[case]), expectation=json.dumps(bundled_expectation("breast_cancer")),
     )  # fmt: skip
     assert done.returncode == 1
-    output = done.stdout + done.stderr
-    assert message in output
-    assert executed_tasks(output) == ["ingest", "validate"], "nothing runs after a failed validation"
+    # The reason is the last thing printed, under the step that failed.
+    assert done.stderr.startswith("mlpatterns-pipelines: batch-training failed at step validate: ValidationFailed: ")
+    assert done.stderr.rstrip().endswith(message)
+    assert executed_tasks(done.stdout) == ["ingest", "validate"], "nothing runs after a failed validation"
     assert versions(registry, name) == {}
 
 

@@ -42,7 +42,10 @@ class ServerFactory:
         self.workdir = workdir
         self.started: list[ManagedProcess] = []
 
-    def __call__(self, *args: str, env: dict[str, str] | None = None, wait: bool = True, model: str = "iris") -> Server:
+    def __call__(
+        self, *args: str, env: dict[str, str] | None = None, wait: bool = True, model: str = "iris",
+        cwd: Path | None = None,
+    ) -> Server:  # fmt: skip
         port = free_port()
         command = [
             sys.executable,
@@ -60,9 +63,11 @@ class ServerFactory:
         env = {
             "MLPATTERNS_PREDICTION_LOG_SPOOL_DIR": str(self.workdir / f"spool-{port}"),
             "MLPATTERNS_DOWNLOAD_DIR": str(self.workdir / "downloads"),
+            # Never the developer's own local store (~/.mlpatterns).
+            "MLPATTERNS_HOME": str(self.workdir / "home"),
             **(env or {}),
         }
-        process = ManagedProcess(command, self.workdir / f"server-{port}.log", env=env)
+        process = ManagedProcess(command, self.workdir / f"server-{port}.log", env=env, cwd=cwd)
         self.started.append(process)
         server = Server(process, f"http://127.0.0.1:{port}", model)
         if wait:

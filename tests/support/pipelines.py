@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -11,19 +12,25 @@ from typing import Any
 
 from mlflow import MlflowClient
 
-_TASK = re.compile(r"Executing task \S*'(?P<name>[\w-]+)'")
+# run-local prints one line per step: "✓ ingest       succeeded 1.0s".
+_STEP = re.compile(r"^[✓✗] (?P<name>[\w-]+) +(?P<status>succeeded|failed) +[0-9.]+s$", re.MULTILINE)
 
 
-def run_command(*args: str, cwd: Path, params: dict[str, Any] | None = None) -> subprocess.CompletedProcess[str]:
+def run_command(
+    *args: str, cwd: Path, params: dict[str, Any] | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The command run in `cwd`, with the kit's local state (MLPATTERNS_HOME) in cwd/.mlpatterns."""
     command = [sys.executable, "-m", "mlpatterns_pipelines", *args]
     for key, value in (params or {}).items():
         command += ["--param", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
+    environment = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    environment |= {"MLPATTERNS_HOME": str(cwd / ".mlpatterns"), **(env or {})}
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600, check=False, env=environment)
 
 
 def executed_tasks(output: str) -> list[str]:
-    """The tasks a kfp.local run started, in order."""
-    return [match["name"] for match in _TASK.finditer(re.sub(r"\x1b\[[0-9;]*m", "", output))]
+    """The steps a run-local run reported, in order."""
+    return [match["name"] for match in _STEP.finditer(output)]
 
 
 def versions(client: MlflowClient, name: str) -> dict[str, list[str]]:

@@ -146,7 +146,7 @@ class _ExecutorOutput(io.TextIOBase):
 def _captured(log: Path, display: StepDisplay) -> Iterator[_ExecutorOutput]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as handle:
-        output = _ExecutorOutput(handle, display)  # type: ignore[arg-type]
+        output = _ExecutorOutput(handle, display)
         with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
             yield output
 

@@ -47,42 +47,29 @@ def resolve_version(uri: str, tracking: str) -> tuple[str, str]:
         raise ModelLoadError(f"{uri} is not a registry URI: use models:/NAME@ALIAS or models:/NAME/VERSION")
     _check_store_exists(uri, tracking)
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
     client = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
     name, alias, version = match["name"], match["alias"], match["version"]
-    versions = _versions(client, name, uri, tracking)
+    found = client.search_registered_models(filter_string=f"name = '{name}'")
+    if not found:
+        names = sorted(model.name for model in client.search_registered_models())
+        held = f"it holds {', '.join(names)}" if names else "it holds no models"
+        raise ModelLoadError(f"{uri}: no model named '{name}' in the MLflow registry at {tracking}; {held}")
     if alias:
-        try:
-            return name, str(client.get_model_version_by_alias(name, alias).version)
-        except MlflowException as error:
-            if error.error_code != "RESOURCE_DOES_NOT_EXIST":
-                raise
-        aliases = [f"{a} (v{v.version})" for v in versions for a in _aliases(client, name, v.version)]
-        held = f"its aliases are {', '.join(aliases)}" if aliases else "it has no aliases"
-        raise ModelLoadError(f"{uri}: model '{name}' has no alias '{alias}' in the registry at {tracking}; {held}")
-    numbers = sorted((int(v.version) for v in versions), reverse=True)
+        aliases: dict[str, Any] = dict(found[0].aliases or {})
+        if alias not in aliases:
+            listed = ", ".join(f"{a} (v{v})" for a, v in sorted(aliases.items()))
+            held = f"its aliases are {listed}" if listed else "it has no aliases"
+            raise ModelLoadError(f"{uri}: model '{name}' has no alias '{alias}' in the registry at {tracking}; {held}")
+        return name, str(aliases[alias])
+    numbers = sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))
     if version == "latest":
-        return name, str(numbers[0])
+        return name, str(numbers[-1])
     if int(version) not in numbers:
-        listed = ", ".join(str(n) for n in sorted(numbers))
+        listed = ", ".join(str(number) for number in numbers)
         raise ModelLoadError(f"{uri}: model '{name}' has no version {version} in the registry at {tracking}; "
                              f"its versions are {listed}")  # fmt: skip
     return name, version
-
-
-def _versions(client: Any, name: str, uri: str, tracking: str) -> list[Any]:
-    versions = list(client.search_model_versions(f"name = '{name}'"))
-    if versions:
-        return versions
-    names = sorted(model.name for model in client.search_registered_models())
-    held = f"it holds {', '.join(names)}" if names else "it holds no models"
-    raise ModelLoadError(f"{uri}: no model named '{name}' in the MLflow registry at {tracking}; {held}")
-
-
-def _aliases(client: Any, name: str, version: str) -> list[str]:
-    # search results leave aliases out; each version's own record has them.
-    return sorted(client.get_model_version(name, version).aliases)
 
 
 def download(name: str, version: str, tracking: str, target: Path) -> Path:
