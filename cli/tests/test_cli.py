@@ -43,6 +43,17 @@ def test_render_prints_the_manifests_with_values_and_sets(tmp_path: Path) -> Non
     assert "# Source: web-single/templates/deployment.yaml" in done.stdout
 
 
+def test_several_sets_of_one_list_item_make_one_item_as_in_helm() -> None:
+    done = mlpatterns(
+        "render", "web-single", "--set", "server.env[0].name=MLFLOW_TRACKING_URI",
+        "--set", "server.env[0].value=http://mlflow:5000", "--set", "model.uri=models:/iris@champion",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    deployment = next(d for d in yaml.safe_load_all(done.stdout) if d and d["kind"] == "Deployment")
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [{"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow:5000"}]
+
+
 def test_render_refuses_bad_values_with_helms_reason() -> None:
     done = mlpatterns("render", "synchronous", "--set", "deploymentMode=Serverful")
     assert done.returncode == 2

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-from mlpatterns.charts.rendering import Manifest
+from mlpatterns.charts.rendering import Manifest, render
 from mlpatterns.paths import REPOSITORY, charts_dir
 from tests.charts.scenarios import objects, one, rendered
 
@@ -114,6 +115,19 @@ def test_model_load_from_the_registry_is_fetched_by_the_server() -> None:
     assert _args(model)[:2] == ["--model_uri=models:/iris@champion", "--model_dir=/tmp/model"]
     assert {"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow.mlflow.svc:5000"} in model["env"]
     assert model["envFrom"] == [{"secretRef": {"name": "mlflow-credentials"}}]
+
+
+@pytest.mark.parametrize("name", ["synchronous", "preprocess-prediction", "web-single"])
+def test_every_serving_chart_serves_a_registered_champion(name: str) -> None:
+    values = {"model": {"uri": "models:/iris@champion", "trackingUri": "http://mlflow.mlflow.svc:5000"}}
+    manifests = render(chart(name), values)
+    if name == "web-single":
+        server = one(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    else:
+        server = _predictor(manifests)["model"]
+        assert "storageUri" not in server, "KServe's storage initializer cannot read models:/"
+    assert "--model_uri=models:/iris@champion" in _args(server)
+    assert {"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow.mlflow.svc:5000"} in server["env"]
 
 
 def test_model_load_identity_without_keys() -> None:

@@ -36,7 +36,13 @@ BAD_VALUES: list[tuple[list[str], dict[str, Any], str]] = [
     (KSERVE_CHARTS, {"predictor": {"scaleMetric": "rps"}}, "predictor.scaleMetric rps needs deploymentMode Knative"),
     (KSERVE_CHARTS, {"predictor": {"minReplicas": 4, "maxReplicas": 2}}, "predictor.minReplicas (4) is above"),
     (["synchronous", "model-load", "preprocess-prediction"], {"model": {"format": "pytorch"}}, "at 'model.format'"),
-    (["synchronous", "preprocess-prediction"], {"model": {"uri": "models:/iris@champion"}}, "at 'model.uri'"),
+    (
+        ["web-single", "synchronous", "model-load", "preprocess-prediction"],
+        {"model": {"uri": "models:/iris@champion"}},
+        "model.uri is models:/iris@champion, a model in the MLflow registry: set model.trackingUri to the "
+        "tracking server the pods can reach (e.g. --set model.trackingUri=http://mlflow.mlflow.svc:5000)",
+    ),
+    (["preprocess-prediction"], {"transformer": {"uri": "models:/pre@1"}}, "transformer.uri is models:/pre@1, a model"),
     (["model-load"], {"storage": {"s3Endpoint": "http://minio:9000"}}, "at 'storage.s3Endpoint'"),
     (["model-load"], {"storage": {"s3UseHttps": "no"}}, "at 'storage.s3UseHttps'"),
     (["model-in-image"], {"runtime": {"create": True}}, "additional properties 'runtime' not allowed"),

@@ -49,14 +49,20 @@ securityContext:
 
 {{/*
 mlpatterns.inferenceService: the InferenceService of a pattern. The predictor is either the
-model server runtime with the model fetched from .storageUri by KServe's storage initializer, or
-by the server itself (.serverUri, e.g. models:/), or (.bakedImage) the server image with the
-model inside, which needs no storage at all. .transformer adds a transformer component running
-the server in transformer mode in its own pods, with .transformer.uri as its preprocessor.
-Usage: {{ include "mlpatterns.inferenceService" (dict "root" . "storageUri" .Values.model.uri) }}
+model server runtime with the model at .uri, or (.bakedImage) the server image with the model
+inside, which needs no storage at all. KServe's storage initializer fetches s3://, gs://, pvc://
+and https:// URIs into /mnt/models; it does not read the MLflow registry, so the server fetches
+models:/ URIs itself. .transformer adds a transformer component running the server in
+transformer mode in its own pods, with .transformer.uri as its preprocessor.
+Usage: {{ include "mlpatterns.inferenceService" (dict "root" . "uri" .Values.model.uri) }}
 */}}
 {{- define "mlpatterns.inferenceService" -}}
 {{- $root := .root -}}
+{{- $uri := "" -}}
+{{- if not .bakedImage -}}
+{{- $uri = include "mlpatterns.modelUri" (dict "root" $root "uri" .uri "value" "model.uri") -}}
+{{- end -}}
+{{- $registry := hasPrefix "models:/" $uri -}}
 apiVersion: serving.kserve.io/v1beta1
 kind: InferenceService
 metadata:
@@ -90,12 +96,12 @@ spec:
       modelFormat:
         name: {{ $root.Values.model.format }}
       runtime: {{ include "mlpatterns.runtimeName" $root }}
-      {{- with .storageUri }}
-      storageUri: {{ . }}
+      {{- if not $registry }}
+      storageUri: {{ $uri }}
       {{- end }}
       args:
-        {{- with .serverUri }}
-        - --model_uri={{ . }}
+        {{- if $registry }}
+        - --model_uri={{ $uri }}
         # Replaces the runtime's --model_dir=/mnt/models (nothing mounts it): the download goes to /tmp.
         - --model_dir=/tmp/model
         {{- end }}
@@ -113,7 +119,7 @@ spec:
         image: {{ include "mlpatterns.image" (dict "image" $root.Values.image "root" $root) }}
         imagePullPolicy: {{ $root.Values.image.pullPolicy }}
         args:
-          - --model_uri={{ required "transformer.uri: where the transformer's preprocessor comes from" .uri }}
+          - --model_uri={{ include "mlpatterns.modelUri" (dict "root" $root "uri" .uri "value" "transformer.uri") }}
           - --model_name={{ $root.Values.model.name }}
           - --http_port=8080
           - --role={{ $root.Values.server.role }}

@@ -17,6 +17,25 @@ Usage: image: {{ include "mlpatterns.image" (dict "image" .Values.image "root" .
 {{- end -}}
 
 {{/*
+mlpatterns.modelUri: a model URI, checked: an MLflow registry URI (models:/, which the server
+itself fetches) needs the tracking server the pods reach, model.trackingUri (or
+MLFLOW_TRACKING_URI in server.env); without it the pod would only fail at start. .value names the
+value in the error, the way users set it.
+Usage: - --model_uri={{ include "mlpatterns.modelUri" (dict "root" . "uri" .Values.model.uri "value" "model.uri") }}
+*/}}
+{{- define "mlpatterns.modelUri" -}}
+{{- $uri := required (printf "%s: where the model comes from" .value) .uri -}}
+{{- if hasPrefix "models:/" $uri -}}
+{{- $env := dict -}}
+{{- range .root.Values.server.env }}{{ $_ := set $env .name true }}{{ end -}}
+{{- if not (or .root.Values.model.trackingUri (hasKey $env "MLFLOW_TRACKING_URI")) -}}
+{{- fail (printf "%s is %s, a model in the MLflow registry: set model.trackingUri to the tracking server the pods can reach (e.g. --set model.trackingUri=http://mlflow.mlflow.svc:5000)" .value $uri) -}}
+{{- end -}}
+{{- end -}}
+{{- $uri -}}
+{{- end -}}
+
+{{/*
 mlpatterns.serverArgs: the server's arguments from .Values.model and .Values.server, as list items.
 The chart adds where the model comes from (--model_uri, or --model_dir from KServe).
 Usage: args: {{- include "mlpatterns.serverArgs" . | nindent 12 }}

@@ -69,15 +69,29 @@ class Manifest:
         return bool(annotations.get("helm.sh/hook") == "test")
 
 
-def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Values files and --set layered the way Helm layers them: maps merge, the rest is replaced."""
+def merge(base: dict[str, Any], override: dict[str, Any], by_index: bool = False) -> dict[str, Any]:
+    """Values layered the way Helm layers them: maps merge, the rest is replaced; `by_index`,
+    lists merge item by item too, as Helm parses several --set into one map
+    (`--set env[0].name=A --set env[0].value=b` is one item)."""
     merged = dict(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
+            merged[key] = merge(merged[key], value, by_index)
+        elif by_index and isinstance(value, list) and isinstance(merged.get(key), list):
+            merged[key] = _merge_items(merged[key], value)
         else:
             merged[key] = value
     return merged
+
+
+def _merge_items(base: list[Any], override: list[Any]) -> list[Any]:
+    items = list(base) + [None] * (len(override) - len(base))
+    for index, item in enumerate(override):
+        if isinstance(item, dict) and isinstance(items[index], dict):
+            items[index] = merge(items[index], item, by_index=True)
+        elif item is not None:  # --set a[1]=x leaves a[0] as it was
+            items[index] = item
+    return items
 
 
 def user_values(files: Sequence[Path] = (), sets: Sequence[str] = ()) -> dict[str, Any]:
@@ -91,12 +105,13 @@ def user_values(files: Sequence[Path] = (), sets: Sequence[str] = ()) -> dict[st
         except helm.HelmError as error:
             raise ChartError(f"{path}: {error}") from None
         values = merge(values, layer or {})
+    given: dict[str, Any] = {}
     for expression in sets:
         try:
-            values = merge(values, helm.parse_set_string(expression))
+            given = merge(given, helm.parse_set_string(expression), by_index=True)
         except helm.HelmError as error:
             raise ChartError(f"--set {expression}: {error}") from None
-    return values
+    return merge(values, given)
 
 
 def render(

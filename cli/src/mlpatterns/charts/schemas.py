@@ -204,7 +204,9 @@ def web_single() -> Schema:
     )
 
 
-STORAGE_URI = r"^(s3://|gs://|https?://|pvc://)"
+# Where an InferenceService's model can come from: what KServe's storage initializer fetches, and
+# the MLflow registry (models:/), which the server fetches itself.
+KSERVE_URI = r"^(s3://|gs://|https?://|pvc://|models:/)"
 MODEL_FORMATS = ["sklearn", "xgboost", "onnx", "mlflow"]
 DEPLOYMENT_MODES = ["Standard", "Knative", "RawDeployment", "Serverless"]
 
@@ -241,7 +243,7 @@ def kserve(model_schema: Schema, extra: dict[str, Schema] | None = None) -> Sche
 
 
 def synchronous() -> Schema:
-    return kserve(model(STORAGE_URI, {"format": {"enum": MODEL_FORMATS}}))
+    return kserve(model(KSERVE_URI, {"format": {"enum": MODEL_FORMATS}}))
 
 
 def model_load() -> Schema:
@@ -254,8 +256,7 @@ def model_load() -> Schema:
             "credentialsSecret": optional_name(),
         }
     )
-    uri = r"^(s3://|gs://|https?://|pvc://|models:/)"
-    return kserve(model(uri, {"format": {"enum": MODEL_FORMATS}}), {"storage": storage})
+    return kserve(model(KSERVE_URI, {"format": {"enum": MODEL_FORMATS}}), {"storage": storage})
 
 
 def model_in_image() -> Schema:
@@ -275,7 +276,7 @@ def preprocess_prediction() -> Schema:
         }
     )
     transformer["required"] += ["uri", "predictorProtocol", "workers", "resources"]
-    return kserve(model(STORAGE_URI, {"format": {"enum": MODEL_FORMATS}}), {"transformer": transformer})
+    return kserve(model(KSERVE_URI, {"format": {"enum": MODEL_FORMATS}}), {"transformer": transformer})
 
 
 CRON = r"^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$"
