@@ -1,8 +1,11 @@
 # mlpatterns: `make setup` once, then `make demo` or `make test`.
 VENV := .venv/bin
 PYTEST_ARGS ?=
+# Where `make images` tags the images and `make push-images` pushes them (the defaults are not published).
+REGISTRY ?= ghcr.io/mlpatterns
+TAG ?= 0.1.0
 
-.PHONY: setup test lint typecheck unit demo bench lock
+.PHONY: setup test lint typecheck unit demo bench lock images push-images
 
 setup:
 	bash scripts/setup.sh
@@ -24,6 +27,13 @@ demo:
 
 bench:
 	$(VENV)/python bench/serving.py
+
+# The model server and training images, with Docker (MODEL_PATH=dir also bakes a model-in-image server).
+images:
+	bash scripts/images.sh build $(REGISTRY) $(TAG)
+
+push-images:
+	bash scripts/images.sh push $(REGISTRY) $(TAG)
 
 # Refresh uv.lock after changing a pyproject.toml.
 lock:

@@ -11,6 +11,7 @@ from pathlib import Path
 import helm_python as helm
 import yaml
 
+from mlpatterns.charts.install_docs import INSTALLS, with_install
 from mlpatterns.charts.schemas import CHART_SCHEMAS
 from mlpatterns.charts.values_docs import with_table
 from mlpatterns.paths import charts_dir
@@ -69,7 +70,12 @@ def sync(check: bool = False) -> list[str]:
             _write_if_changed(chart / "values.schema.json", json.dumps(build(), indent=2) + "\n", check, drift)
         readme = chart / "README.md"
         current = readme.read_text() if readme.is_file() else f"# {chart.name}\n"
-        _write_if_changed(readme, with_table(current, (chart / "values.yaml").read_text()), check, drift)
+        wanted = with_table(current, (chart / "values.yaml").read_text())
+        if chart.name in INSTALLS:
+            wanted = with_install(wanted, chart.name)
+        else:
+            drift.append(f"{chart.name}: no install section in mlpatterns/charts/install_docs.py")
+        _write_if_changed(readme, wanted, check, drift)
     return drift
 
 
