@@ -7,6 +7,8 @@ redis-server for the prediction log, all on loopback, stopped at the end."""
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -65,14 +67,13 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
     )
     log = WORK / "server.log"
+    # Paths relative to the repository, where the command runs: printed, it can be pasted there.
     command = [
-        sys.executable,
-        "-m",
-        "mlpatterns_server",
+        os.path.relpath(Path(sys.executable).parent / "mlpatterns-server", ROOT),
         "--model_name",
         "iris",
         "--model_dir",
-        str(WORK / "model"),
+        os.path.relpath(WORK / "model", ROOT),
         "--http_port",
         str(port),
         "--host",
@@ -84,8 +85,8 @@ def main() -> None:
         "--prediction_log_redis_url",
         f"redis://127.0.0.1:{redis_port}/0",
     ]
-    console.print("$ " + " ".join(command[1:]))
-    server = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    console.print("$ " + shlex.join(command), soft_wrap=True)
+    server = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(f"{url}/v2/health/ready", server, log)
