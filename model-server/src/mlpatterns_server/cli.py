@@ -46,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # The MLflow client would retry for minutes on its own; our fetch loop retries with backoff.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    # A progress bar per download is noise in a server log.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
     from mlpatterns_server.loading.formats import load_predictor
     from mlpatterns_server.loading.storage import content_digest, fetch_model

@@ -17,8 +17,9 @@ REGISTRY = "registry.example.com/ml"
 TAG = "0.1.0"
 
 KSERVE = (
-    "KServe 0.15 or newer, with its CRDs (InferenceService, ServingRuntime). Standard mode, the default, "
-    "needs nothing more; `deploymentMode: Knative` also needs Knative Serving"
+    "KServe 0.15 or newer, with its CRDs (InferenceService, ServingRuntime). `deploymentMode: Standard` (the "
+    "default) and `Knative` are KServe 0.16's names: on 0.15 set `RawDeployment` or `Serverless`. Knative mode "
+    "also needs Knative Serving"
 )
 MLFLOW = "An MLflow tracking server the pods can reach, only for `models:/` URIs (`model.trackingUri`)"
 ISTIO = "Istio is not needed by this chart (the QA charts will need it)"
