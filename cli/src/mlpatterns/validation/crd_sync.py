@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from mlpatterns.validation.crds import INDEX, PACKAGED, schema_file
+from mlpatterns.validation.crds import INDEX, PACKAGED, crd_versions, schema_file
 
 # The custom resources the kit renders, as (apiVersion, kind). A test keeps this list equal to
 # what the charts and manifests/ render; add a kind here when a chart starts rendering it.
@@ -167,29 +165,13 @@ def _shared_definitions(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _crd_versions(folder: Path) -> Iterator[tuple[Path, str, str, dict[str, Any]]]:
-    """(file, apiVersion, kind, openAPIV3Schema) of every CRD version in the folder."""
-    for path in sorted(folder.glob("*.yaml")):
-        for document in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
-            if not isinstance(document, dict) or document.get("kind") != "CustomResourceDefinition":
-                continue
-            spec = document["spec"]
-            for version in spec["versions"]:
-                yield (
-                    path,
-                    f"{spec['group']}/{version['name']}",
-                    spec["names"]["kind"],
-                    version["schema"]["openAPIV3Schema"],
-                )
-
-
 def derive(upstream: Path) -> dict[str, str]:
     """The packaged files (name -> content) derived from the upstream folder."""
     readme = upstream / "README.md"
     if not readme.is_file():
         raise UpstreamError(f"{readme} is missing: it records which repository and commit each CRD file is from")
     sources = upstream_sources(readme.read_text())
-    found = {(api_version, kind): (path, schema) for path, api_version, kind, schema in _crd_versions(upstream)}
+    found = {(api_version, kind): (path, schema) for path, api_version, kind, schema in crd_versions(upstream)}
     files: dict[str, str] = {}
     index = []
     for api_version, kind in KINDS:

@@ -60,16 +60,19 @@ def _packaged() -> Schemas:
 def _upstream(crd_dir: Path) -> Schemas:
     if not crd_dir.is_dir():
         raise MissingCrds(f"upstream CRD schemas not found at {crd_dir} (MLPATTERNS_CRDS_DIR)")
-    schemas: Schemas = {}
-    for path in sorted(crd_dir.glob("*.yaml")):
+    return {(api_version, kind): schema for _, api_version, kind, schema in crd_versions(crd_dir)}
+
+
+def crd_versions(folder: Path) -> Iterator[tuple[Path, str, str, dict[str, Any]]]:
+    """(file, apiVersion, kind, openAPIV3Schema) of every CRD version in a folder of CRD files."""
+    for path in sorted(folder.glob("*.yaml")):
         for document in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
             if not isinstance(document, dict) or document.get("kind") != "CustomResourceDefinition":
                 continue
             spec = document["spec"]
             for version in spec["versions"]:
-                key = (f"{spec['group']}/{version['name']}", spec["names"]["kind"])
-                schemas[key] = version["schema"]["openAPIV3Schema"]
-    return schemas
+                schema = version["schema"]["openAPIV3Schema"]
+                yield path, f"{spec['group']}/{version['name']}", spec["names"]["kind"], schema
 
 
 def _closed(schema: dict[str, Any]) -> dict[str, Any]:
