@@ -205,8 +205,12 @@ def test_unknown_route_and_method_answer_json(iris_server: Server) -> None:
     )  # fmt: skip
     v2_typo = httpx.post(f"{iris_server.url}/v2/models/iris/infe", json={})
     assert v2_typo.json()["error"].endswith("did you mean POST /v2/models/iris/infer?")
-    wrong_method = httpx.get(iris_server.predict_url)
+    assert missing.headers["x-request-id"]
+    wrong_method = httpx.get(iris_server.predict_url, headers={"x-request-id": "m-1"})
     assert wrong_method.status_code == 405
+    assert wrong_method.headers["allow"] == "POST"
+    assert wrong_method.headers["x-request-id"] == "m-1"
+    assert wrong_method.json() == {"error": "GET is not allowed on /v1/models/iris:predict; it takes POST"}
     assert "GET is not allowed on /v1/models/iris:predict" in wrong_method.json()["error"]
 
 

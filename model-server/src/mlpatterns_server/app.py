@@ -8,6 +8,7 @@ import difflib
 import gc
 import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,14 +21,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
-from mlpatterns_server import __version__
+from mlpatterns_server import __version__, connection
 from mlpatterns_server.batching import MicroBatcher
 from mlpatterns_server.errors import (
     MethodNotAllowed,
     ModelNotFound,
     ModelNotReady,
-    PayloadTooLarge,
     RouteNotFound,
     ServerError,
 )
@@ -41,6 +42,7 @@ from mlpatterns_server.predlog.sinks import make_sink
 from mlpatterns_server.predlog.spool import Spool
 from mlpatterns_server.protocol import v1, v2
 from mlpatterns_server.protocol.jsonio import dump_json
+from mlpatterns_server.request_body import BodyBudget, read_body
 from mlpatterns_server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,8 @@ register_url_convertor("model", ModelNameConvertor())
 
 JSON = "application/json"
 SETTINGS_ENV = "MLPATTERNS_WORKER_SETTINGS"
+# A client's x-request-id is echoed and logged only if it is a plausible id (Envoy's are UUIDs).
+_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 # A response, and the inputs and outputs of the prediction behind it (None: nothing to log).
 Handled = tuple[Response, Tensors | None, Tensors | None]
 
@@ -64,8 +68,19 @@ def json_response(document: Any, status: int = 200) -> Response:
     return Response(dump_json(document), status_code=status, media_type=JSON)
 
 
-def error_response(error: ServerError) -> Response:
-    return json_response({"error": error.message}, error.status_code)
+def error_response(error: ServerError, headers: dict[str, str] | None = None) -> Response:
+    response = json_response({"error": error.message}, error.status_code)
+    if error.closes_connection:
+        response.headers["connection"] = "close"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def incoming_request_id(request: Request) -> str:
+    """The client's x-request-id if it is a plausible id, else a new one (never echo a 10 MB header)."""
+    given = request.headers.get("x-request-id")
+    return given if given is not None and _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
 class InferenceService:
@@ -83,6 +98,7 @@ class InferenceService:
             if settings.enable_batching and self.forwarder is None
             else None
         )
+        self.bodies = BodyBudget(settings.max_bodies_in_flight_bytes)
 
     def _prediction_log(self, settings: ServerSettings) -> PredictionLog | None:
         sink = make_sink(settings)
@@ -177,10 +193,12 @@ class InferenceService:
         handle: Callable[[bytes, Request, str], Awaitable[Handled]],
     ) -> Response:
         started = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = incoming_request_id(request)
         try:
             self._check_model(request.path_params["name"])
-            body = await self._read_body(request)
+            body = await read_body(
+                request, self.settings.max_body_bytes, self.settings.body_timeout_seconds, self.bodies
+            )
             response, inputs, outputs = await handle(body, request, request_id)
         except ServerError as error:
             response, inputs, outputs = error_response(error), None, None
@@ -211,20 +229,6 @@ class InferenceService:
             raise ModelNotFound(f"model '{name}' is not served here; this server serves '{self.model.name}'")
         if not self.model.ready:
             raise ModelNotReady(f"model '{name}' is not loaded yet")
-
-    async def _read_body(self, request: Request) -> bytes:
-        limit = self.settings.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit} (--max_body_bytes)")
-        chunks = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes (--max_body_bytes)")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     # -- health and metadata
 
@@ -307,25 +311,33 @@ def not_found(method: str, path: str, model: str) -> RouteNotFound:
     return RouteNotFound(f"no endpoint at {method} {path}; the endpoints are {', '.join(known[:3])}, ...")
 
 
-def create_app(settings: ServerSettings, model: ServedModel) -> Starlette:
+def create_app(settings: ServerSettings, model: ServedModel) -> ASGIApp:
     service = InferenceService(settings, model)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
+        headers = {"x-request-id": incoming_request_id(request)}
         if exc.status_code == 405:
-            return error_response(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"))
+            allowed = (exc.headers or {}).get("Allow", "")
+            message = f"{request.method} is not allowed on {request.url.path}; it takes {allowed}"
+            return error_response(MethodNotAllowed(message), {**headers, "allow": allowed})
         if exc.status_code == 404:
-            return error_response(not_found(request.method, request.url.path, model.name))
-        return json_response({"error": exc.detail}, exc.status_code)
+            return error_response(not_found(request.method, request.url.path, model.name), headers)
+        response = json_response({"error": exc.detail}, exc.status_code)
+        response.headers.update(headers)
+        return response
 
-    return Starlette(
-        routes=service.routes(),
-        lifespan=service.lifespan,
-        exception_handlers={HTTPException: http_error},
+    connection.configure(
+        connection.ConnectionLimits(
+            settings.max_header_bytes, settings.header_timeout_seconds, settings.max_pipelined_requests
+        ),
+        service.metrics.refused,
     )
+    app = Starlette(routes=service.routes(), lifespan=service.lifespan, exception_handlers={HTTPException: http_error})
+    return connection.ClientGoneGuard(app)
 
 
-def create_worker_app() -> Starlette:
+def create_worker_app() -> ASGIApp:
     """The app of one worker process, from the settings the parent process handed down."""
     settings = ServerSettings.model_validate_json(os.environ[SETTINGS_ENV])
     return create_app(settings, ServedModel.from_settings(settings))

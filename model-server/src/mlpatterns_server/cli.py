@@ -72,7 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _uvicorn_options(settings: ServerSettings) -> dict[str, object]:
+    from mlpatterns_server.connection import GuardedHttpToolsProtocol
+
     return {
+        "http": GuardedHttpToolsProtocol,
         "host": settings.host,
         "port": settings.http_port,
         "log_config": None,

@@ -10,6 +10,8 @@ class ServerError(Exception):
     """Base of every error the HTTP layer answers with `{"error": message}`."""
 
     status_code = 500
+    # Answered with `connection: close`: the rest of the request is not worth reading.
+    closes_connection = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -34,8 +36,25 @@ class MethodNotAllowed(ServerError):
     status_code = 405
 
 
+class RequestTimeout(ServerError):
+    status_code = 408
+    closes_connection = True
+
+
 class PayloadTooLarge(ServerError):
     status_code = 413
+    closes_connection = True
+
+
+class ClientGone(ServerError):
+    """The client closed the connection before its request was read (nginx's 499)."""
+
+    status_code = 499
+
+
+class ServerBusy(ServerError):
+    status_code = 503
+    closes_connection = True
 
 
 class ModelNotReady(ServerError):

@@ -68,6 +68,13 @@ class ServerMetrics:
             buckets=BATCH_BUCKETS,
             registry=target,
         ).labels(model=model)
+        self.http_refused = Counter(
+            "mlpatterns_http_refused",
+            "Requests refused before they reached a handler, by reason (header_timeout, headers_too_large, "
+            "pipeline_overflow).",
+            ["reason"],
+            registry=target,
+        )
         self._by_code: dict[int, Counter] = {}
 
     def observe(self, code: int, seconds: float) -> None:
@@ -77,6 +84,9 @@ class ServerMetrics:
             counter = self._by_code[code] = self.requests.labels(code=str(code), **self._labels)
         counter.inc()
         self.duration.observe(seconds)
+
+    def refused(self, reason: str) -> None:
+        self.http_refused.labels(reason=reason).inc()
 
     def loaded(self, seconds: float) -> None:
         self.model_load.labels(model=self._labels["model"], version=self._labels["version"]).set(seconds)

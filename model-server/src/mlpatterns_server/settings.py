@@ -76,6 +76,19 @@ class ServerSettings(BaseSettings):
     host: str = "0.0.0.0"
     workers: int = Field(1, ge=1, description="Worker processes; metrics are aggregated across them.")
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+    max_bodies_in_flight_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1024,
+        description="Bytes of request bodies one worker receives at once; a request beyond it is answered 503.",
+    )
+    body_timeout_seconds: float = Field(60, gt=0, description="Time to receive a request body once its headers are in.")
+    header_timeout_seconds: float = Field(
+        10, gt=0, description="Time from a request's first byte (or a connection's opening) to the end of its headers."
+    )
+    max_header_bytes: int = Field(16 * 1024, ge=1024, description="Largest request line and headers together.")
+    max_pipelined_requests: int = Field(
+        128, ge=1, description="Requests one connection may queue; beyond, it answers those and closes."
+    )
     timeout_keep_alive: int = Field(65, ge=1, description="Longer than Envoy's idle timeout.")
     grace_period: int = Field(30, ge=0, description="Seconds SIGTERM waits for in-flight requests.")
     access_log: bool = False
