@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from mlpatterns_server.predlog.sinks import RedisStreamSink
+from mlpatterns_server.settings import ServerSettings
 from tests.support.model_server import Iris, ServerFactory
 from tests.support.processes import free_port
 from tests.support.receivers import HttpReceiver, start_receiver
@@ -74,27 +75,36 @@ def test_dead_sink_drops_and_counts_but_every_request_succeeds(start_server: Ser
     nowhere = f"redis://127.0.0.1:{free_port()}/0"
     server = start_server(
         *_redis_sink(iris, nowhere),
-        *("--prediction_log_buffer", "3", "--prediction_log_flush_seconds", "1", "--prediction_log_spool", "false"),
+        *("--prediction_log_buffer_bytes", "1024", "--prediction_log_flush_seconds", "1"),
+        *("--prediction_log_spool", "false"),
     )
     for _ in range(20):
         assert httpx.post(server.predict_url, json={"instances": ROWS}).status_code == 200
-    assert _metric(server.url, 'mlpatterns_prediction_log_events_total{result="dropped",sink="redis"}') >= 17
-    _eventually(lambda: _metric(server.url, 'mlpatterns_prediction_log_events_total{result="error",sink="redis"}') > 0)
+    dropped = _metric(server.url, 'mlpatterns_prediction_log_events_total{result="dropped",sink="redis"}')
+    assert dropped >= 15, "events of about 300 bytes: a 1 KiB buffer holds a few"
+    held = 20 - dropped
+    _eventually(lambda: _metric(server.url, 'mlpatterns_prediction_log_buffered_events{sink="redis"}') == held)
+    errors = 'mlpatterns_prediction_log_events_total{result="error",sink="redis"}'
+    _eventually(lambda: _metric(server.url, errors) == held)  # each failed event counted once, not per retry
     server.process.terminate_gracefully()
-    assert "prediction log: dropping 3 events the redis sink did not take" in server.process.logs()
+    assert f"prediction log: dropping {held:.0f} events the redis sink did not take" in server.process.logs()
 
 
 def test_an_unreachable_sink_is_reported_once_and_its_return_too(
     start_server: ServerFactory, iris: Iris, tmp_path: Path
 ) -> None:
     stream, port = "test:predictions:later", free_port()
-    server = start_server(*_redis_sink(iris, f"redis://127.0.0.1:{port}/0", stream))
+    # DEBUG shows each attempt, so the test can see several before it looks at the warnings.
+    server = start_server(*_redis_sink(iris, f"redis://127.0.0.1:{port}/0", stream),
+                          env={"MLPATTERNS_LOG_LEVEL": "DEBUG"})  # fmt: skip
     # Said at start, before any prediction: the sink is down and events wait in the spool.
     _eventually(lambda: "is unreachable" in server.process.logs())
     for i in range(5):
         httpx.post(server.predict_url, json={"instances": ROWS}, headers={"x-request-id": f"l-{i}"})
+    _eventually(lambda: server.process.logs().count("redis sink failed for 5 events") >= 3)
     errors = 'mlpatterns_prediction_log_events_total{result="error",sink="redis"}'
-    _eventually(lambda: _metric(server.url, errors) >= 10)  # several failed sends
+    assert _metric(server.url, errors) == 5, "each event is counted once, not once per attempt"
+    assert _metric(server.url, 'mlpatterns_prediction_log_buffered_events{sink="redis"}') == 5
     logs = server.process.logs()
     assert logs.count("is unreachable") == 1, "retries are not logged one by one"
     assert f"the redis sink (stream {stream} at redis://127.0.0.1:{port}/0) is unreachable" in logs
@@ -202,3 +212,21 @@ def test_stdout_sink_writes_json_lines(start_server: ServerFactory, iris: Iris) 
     _eventually(logged)
     line = next(line for line in server.process.logs().splitlines() if '"out-1"' in line)
     assert json.loads(line)["outputs"] == {"predict": iris.estimator.predict(ROWS).tolist()}
+
+
+def test_an_unwritable_spool_directory_is_one_line_at_start(start_server: ServerFactory, iris: Iris) -> None:
+    server = start_server(*_redis_sink(iris, "redis://127.0.0.1:1/0"), "--prediction_log_spool_dir",
+                          "/etc/hostname/spool", wait=False)  # fmt: skip
+    assert server.process.wait_exit(timeout=60) == 2
+    logs = server.process.logs()
+    assert (
+        "mlpatterns-server: the prediction-log spool directory /etc/hostname/spool/iris-primary is not writable" in logs
+    )
+    assert "Traceback" not in logs
+
+
+def test_servers_on_one_host_do_not_share_a_spool_by_default() -> None:
+    first = ServerSettings.model_validate({"model_dir": "m", "model_name": "iris", "http_port": 8080})
+    second = first.model_copy(update={"http_port": 8081})
+    assert first.spool_directory != second.spool_directory
+    assert first.spool_directory.name == "mlpatterns-spool-iris-primary-8080"

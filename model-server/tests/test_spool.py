@@ -53,3 +53,31 @@ def test_a_caught_up_spool_is_emptied_and_removed_on_close(tmp_path: Path) -> No
     assert spool.path.stat().st_size == 0
     spool.close()
     assert list(tmp_path.iterdir()) == []
+
+
+WRITER_THAT_COMPACTS_THEN_DIES = """
+import os, sys
+from pathlib import Path
+from mlpatterns_server.predlog import spool as spooling
+spooling.COMPACT_BYTES = 200
+spool = spooling.Spool(Path(sys.argv[1]))
+events = [b'{"request_id": "%d", "pad": "%s"}' % (i, b"x" * 40) for i in range(20)]
+for event in events:
+    spool.append(event)
+spool.mark_sent(events[:8])  # past COMPACT_BYTES: the file keeps only the 12 unsent events
+print(spool.path.stat().st_size)
+os._exit(9)
+"""
+
+
+def test_a_sink_that_never_catches_up_does_not_grow_the_spool(tmp_path: Path) -> None:
+    died = subprocess.run([sys.executable, "-c", WRITER_THAT_COMPACTS_THEN_DIES, str(tmp_path)],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert died.returncode == 9, died.stderr
+    event_size = len(b'{"request_id": "10", "pad": "' + b"x" * 40 + b'"}') + 1
+    assert int(died.stdout) <= 12 * event_size
+    successor = Spool(tmp_path)
+    adopted = successor.adopt_orphans()
+    assert [event.split(b'"')[3] for event in adopted] == [str(i).encode() for i in range(8, 20)]
+    assert list(tmp_path.glob("*.tmp")) == []
+    successor.close()

@@ -12,7 +12,6 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -104,13 +103,9 @@ class InferenceService:
         sink = make_sink(settings)
         if sink is None:
             return None
-        spool = (
-            Spool(Path(settings.prediction_log_spool_dir) / f"{settings.model_name}-{settings.role}")
-            if settings.prediction_log_spool
-            else None
-        )
+        spool = Spool(settings.spool_directory) if settings.prediction_log_spool else None
         return PredictionLog(
-            sink, settings.prediction_log_buffer, settings.prediction_log_flush_seconds, self.metrics, spool
+            sink, settings.prediction_log_buffer_bytes, settings.prediction_log_flush_seconds, self.metrics, spool
         )
 
     @contextlib.asynccontextmanager

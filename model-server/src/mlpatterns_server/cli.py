@@ -44,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         print(f"mlpatterns-server: invalid arguments\n{_explain(error)}", file=sys.stderr)
         return 2
+    problem = _unwritable_spool(settings)
+    if problem:
+        print(f"mlpatterns-server: {problem}", file=sys.stderr)
+        return 2
     # The MLflow client would retry for minutes on its own; our fetch loop retries with backoff.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     # A progress bar per download is noise in a server log.
@@ -69,6 +73,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         del predictor  # each worker loads its own copy from the local path
         _serve_workers(settings)
     return 0
+
+
+def _unwritable_spool(settings: ServerSettings) -> str | None:
+    """Why the prediction-log spool cannot be used, found before any worker starts."""
+    if settings.prediction_log_sink == "none" or not settings.prediction_log_spool:
+        return None
+    directory = settings.spool_directory
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        return (
+            f"the prediction-log spool directory {directory} is not writable ({error.strerror}): set "
+            "--prediction_log_spool_dir to a writable directory, or --prediction_log_spool false"
+        )
+    return None
 
 
 def _uvicorn_options(settings: ServerSettings) -> dict[str, object]:

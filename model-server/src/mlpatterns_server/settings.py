@@ -4,6 +4,7 @@ from the command line, where the names are KServe's own (`--model_name`, `--mode
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -108,15 +109,27 @@ class ServerSettings(BaseSettings):
     prediction_log_stream: str = "mlpatterns:predictions"
     prediction_log_stream_maxlen: int = Field(1_000_000, ge=1, description="Approximate stream cap.")
     prediction_log_http_url: str | None = Field(None, description="CloudEvents receiver for the http sink.")
-    prediction_log_buffer: int = Field(10_000, ge=1, description="Events held in memory before dropping.")
+    prediction_log_buffer_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        description="Bytes of events held for the sink, in memory and in the spool; beyond, new events are dropped.",
+    )
     prediction_log_flush_seconds: float = Field(5.0, ge=0, description="Time to flush at shutdown.")
     prediction_log_spool: bool = Field(
         True, description="Write events ahead to a file so a crashed worker's events are sent after restart."
     )
-    prediction_log_spool_dir: str = Field(
-        "/tmp/mlpatterns-spool", description="Spool files live in <dir>/<model>-<role>; keep it on a volume."
+    prediction_log_spool_dir: str | None = Field(
+        None,
+        description="Where the spool files live; keep it on a volume. Default: <temp dir>/mlpatterns-spool-"
+        "<model>-<role>-<port>, one per server so that servers on one host never share (or fight over) it.",
     )
     namespace: str = Field("default", description="Namespace reported in CloudEvents.")
+
+    @property
+    def spool_directory(self) -> Path:
+        if self.prediction_log_spool_dir:
+            return Path(self.prediction_log_spool_dir) / f"{self.model_name}-{self.role}"
+        return Path(tempfile.gettempdir()) / f"mlpatterns-spool-{self.model_name}-{self.role}-{self.http_port}"
 
     @model_validator(mode="after")
     def _check(self) -> ServerSettings:

@@ -1,7 +1,11 @@
 """A write-ahead file for prediction-log events, so that events accepted but not yet sent survive
 a crash of the worker. Each worker appends to its own file and holds a lock on it while it lives;
 a worker that starts takes over the files whose lock is free (their writer died) and sends what
-they still hold. Delivery is at-least-once: consumers de-duplicate on request_id."""
+they still hold. Delivery is at-least-once: consumers de-duplicate on request_id.
+
+A file holds what the buffer holds: it starts afresh whenever everything was sent, and when a sink
+that never quite catches up has let `COMPACT_BYTES` of sent events pile up in front, it is
+rewritten with only the unsent ones."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import orjson
 log = logging.getLogger(__name__)
 
 SEGMENT_GLOB = "events-*.jsonl"
+COMPACT_BYTES = 8 * 1024 * 1024
 
 
 class Spool:
@@ -40,7 +45,25 @@ class Spool:
         if self._sent >= self._written:  # all caught up: start the file afresh
             os.ftruncate(self._fd, 0)
             self._written = self._sent = 0
+        elif self._sent >= COMPACT_BYTES:
+            self._compact()
+            return
         os.pwrite(self._offset_fd, str(self._sent).encode().ljust(20), 0)
+
+    def _compact(self) -> None:
+        """Replace the file with its unsent events. The checkpoint is reset before the new file
+        takes the old one's name: a crash in between resends events, it never loses any."""
+        with self.path.open("rb") as reader:
+            reader.seek(self._sent)
+            unsent = reader.read(self._written - self._sent)
+        fresh = self.directory / f"compact-{uuid.uuid4().hex[:8]}.tmp"
+        fd = os.open(fresh, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, unsent)
+        os.pwrite(self._offset_fd, b"0".ljust(20), 0)
+        os.replace(fresh, self.path)
+        os.close(self._fd)
+        self._fd, self._written, self._sent = fd, len(unsent), 0
 
     def close(self) -> None:
         """Remove the file when everything was sent; otherwise leave it for the next worker."""
