@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from mlpatterns_server import __version__, connection
+from mlpatterns_server import __version__, connection, logs
 from mlpatterns_server.batching import MicroBatcher
 from mlpatterns_server.errors import (
     MethodNotAllowed,
@@ -335,4 +335,5 @@ def create_app(settings: ServerSettings, model: ServedModel) -> ASGIApp:
 def create_worker_app() -> ASGIApp:
     """The app of one worker process, from the settings the parent process handed down."""
     settings = ServerSettings.model_validate_json(os.environ[SETTINGS_ENV])
+    logs.configure(settings.log_level, settings.log_format)
     return create_app(settings, ServedModel.from_settings(settings))

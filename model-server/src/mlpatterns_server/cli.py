@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_settings import CliApp
 
+from mlpatterns_server import logs
 from mlpatterns_server.errors import ModelLoadError
 from mlpatterns_server.loading.predictor import Predictor
 from mlpatterns_server.settings import ServerSettings
@@ -35,15 +36,13 @@ def _explain(error: ValidationError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(
-        level=os.environ.get("MLPATTERNS_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(os.environ.get("MLPATTERNS_LOG_LEVEL", "INFO"), os.environ.get("MLPATTERNS_LOG_FORMAT", "text"))
     try:
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
     except ValidationError as error:
         print(f"mlpatterns-server: invalid arguments\n{_explain(error)}", file=sys.stderr)
         return 2
+    logs.configure(settings.log_level, settings.log_format)
     problem = _unwritable_spool(settings)
     if problem:
         print(f"mlpatterns-server: {problem}", file=sys.stderr)

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ModelFormat = Literal["auto", "mlflow", "sklearn", "xgboost", "onnx"]
@@ -93,6 +93,8 @@ class ServerSettings(BaseSettings):
     timeout_keep_alive: int = Field(65, ge=1, description="Longer than Envoy's idle timeout.")
     grace_period: int = Field(30, ge=0, description="Seconds SIGTERM waits for in-flight requests.")
     access_log: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="For every process.")
+    log_format: Literal["text", "json"] = Field("text", description="json: one object per line (time, level, ...).")
 
     # -- micro-batching
     enable_batching: bool = Field(False, description="Group concurrent requests into one predict call.")
@@ -124,6 +126,11 @@ class ServerSettings(BaseSettings):
         "<model>-<role>-<port>, one per server so that servers on one host never share (or fight over) it.",
     )
     namespace: str = Field("default", description="Namespace reported in CloudEvents.")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, level: object) -> object:
+        return level.upper() if isinstance(level, str) else level
 
     @property
     def spool_directory(self) -> Path:
