@@ -87,9 +87,13 @@ def test_served_model_runs_under_stock_kserve(iris: Iris, tmp_path: Path) -> Non
 def test_every_process_logs_in_one_format(start_server: ServerFactory, iris: Iris) -> None:
     """With --workers, the workers' lines (INFO included) come out like the parent's: here as JSON."""
     server = start_server("--model_dir", str(iris.joblib_dir), "--workers", "2", "--log_format", "json")
-    httpx.post(server.predict_url, json={"instances": [[5.1, 3.5, 1.4, 0.2]]})
-    lines = [line for line in server.process.logs().splitlines() if line.strip()]
-    entries = [json.loads(line) for line in lines]  # every line is one JSON object
-    assert all({"time", "level", "logger", "message", "process"} <= entry.keys() for entry in entries)
-    serving = [e for e in entries if e["level"] == "INFO" and e["message"].startswith("serving sklearn ")]
-    assert len({entry["process"] for entry in serving}) == 2, "each worker's INFO line is there"
+
+    def serving_workers() -> set[int]:
+        entries = [json.loads(line) for line in server.process.logs().splitlines() if line.strip()]
+        assert all({"time", "level", "logger", "message", "process"} <= entry.keys() for entry in entries)
+        return {e["process"] for e in entries if e["level"] == "INFO" and e["message"].startswith("serving sklearn ")}
+
+    deadline = time.monotonic() + 60  # ready means one worker is; the other may still be starting
+    while len(serving_workers()) < 2:
+        assert time.monotonic() < deadline, "each worker's INFO line should be there"
+        time.sleep(0.1)
