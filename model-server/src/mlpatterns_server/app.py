@@ -3,6 +3,7 @@ with no per-request middleware (stock KServe's FastAPI stack costs about a third
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import difflib
 import gc
@@ -35,6 +36,7 @@ from mlpatterns_server.forwarding import PredictorClient
 from mlpatterns_server.loading.predictor import Tensors
 from mlpatterns_server.metrics import ServerMetrics
 from mlpatterns_server.model import ServedModel
+from mlpatterns_server.offload import Offload
 from mlpatterns_server.predlog.event import PredictionEvent
 from mlpatterns_server.predlog.log import PredictionLog
 from mlpatterns_server.predlog.sinks import make_sink
@@ -98,6 +100,7 @@ class InferenceService:
             else None
         )
         self.bodies = BodyBudget(settings.max_bodies_in_flight_bytes)
+        self.offload = Offload(settings.offload_bytes)
 
     def _prediction_log(self, settings: ServerSettings) -> PredictionLog | None:
         sink = make_sink(settings)
@@ -128,7 +131,9 @@ class InferenceService:
             self.prediction_log.start()
         if self.batcher:
             self.batcher.start()
+        self.offload.start()
         yield
+        self.offload.close()
         if self.batcher:
             await self.batcher.close()
         if self.prediction_log:
@@ -150,34 +155,43 @@ class InferenceService:
         return await self._inference(request, self._v2)
 
     async def _v1(self, body: bytes, request: Request, request_id: str) -> Handled:
-        inputs, rows = self.model.bind(v1.decode(body, self.model.predictor.inputs))
+        large = self.offload.wants(len(body))
+        specs = self.model.predictor.inputs
+        tensors = await self.offload.decode(v1.decode, body, specs) if large else v1.decode(body, specs)
+        inputs, rows = self.model.bind(tensors)
         if self.forwarder is not None:
-            return await self._forward(inputs, request, request_id)
+            return await self._forward(inputs, request, request_id, large)
         answer = self.model.v1_output
-        outputs = await self._predict(inputs, (answer,), rows)
+        outputs = await self._predict(inputs, (answer,), rows, large)
         return Response(v1.encode(outputs[answer]), media_type=JSON), inputs, outputs
 
     async def _v2(self, body: bytes, request: Request, request_id: str) -> Handled:
-        decoded = v2.decode(body, request.headers.get(v2.HEADER_LENGTH))
+        header_length = request.headers.get(v2.HEADER_LENGTH)
+        # Binary tensors decode at memory speed; only a large JSON body is worth the helper.
+        large = header_length is None and self.offload.wants(len(body))
+        decoded = await self.offload.decode(v2.decode, body, header_length) if large else v2.decode(body, header_length)
         if self.forwarder is not None:
-            return await self._forward(self.model.bind(decoded.tensors)[0], request, request_id)
+            return await self._forward(self.model.bind(decoded.tensors)[0], request, request_id, large)
         names = self.model.check_outputs(list(decoded.outputs))
         inputs, rows = self.model.bind(decoded.tensors)
-        outputs = await self._predict(inputs, names, rows)
+        outputs = await self._predict(inputs, names, rows, large)
         content, headers = v2.encode(decoded, self.model.name, self.model.version, request_id, outputs)
         return Response(content, media_type=JSON, headers=headers), inputs, outputs
 
-    async def _forward(self, inputs: Tensors, request: Request, request_id: str) -> Handled:
+    async def _forward(self, inputs: Tensors, request: Request, request_id: str, large: bool) -> Handled:
         """Preprocess, then let the predictor answer; its answer (and status) is the response.
         The predictor logs the prediction, under the same x-request-id."""
         assert self.forwarder is not None
         output = self.model.transform_output
-        features = self.model.infer(inputs, (output,))[output]
+        transformed = await self._predict(inputs, (output,), 0, large) if large else self.model.infer(inputs, (output,))
+        features = transformed[output]
         answer = await self.forwarder.predict(features, {**request.headers, "x-request-id": request_id})
         content_type = answer.headers.get("content-type", JSON)
         return Response(answer.content, status_code=answer.status_code, media_type=content_type), None, None
 
-    async def _predict(self, inputs: Tensors, outputs: tuple[str, ...], rows: int) -> Tensors:
+    async def _predict(self, inputs: Tensors, outputs: tuple[str, ...], rows: int, large: bool) -> Tensors:
+        if large:  # off the event loop; too big to gain anything from a batch
+            return await asyncio.to_thread(self.model.infer, inputs, outputs)
         if self.batcher is not None:
             return await self.batcher.submit(inputs, outputs, rows)
         return self.model.infer(inputs, outputs)

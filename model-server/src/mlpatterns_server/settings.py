@@ -87,6 +87,12 @@ class ServerSettings(BaseSettings):
         10, gt=0, description="Time from a request's first byte (or a connection's opening) to the end of its headers."
     )
     max_header_bytes: int = Field(16 * 1024, ge=1024, description="Largest request line and headers together.")
+    offload_bytes: int = Field(
+        512 * 1024,
+        ge=0,
+        description="JSON bodies larger than this are decoded in a helper process and predicted in a thread, so "
+        "health checks and small requests are answered meanwhile; 0 decodes everything on the event loop.",
+    )
     max_pipelined_requests: int = Field(
         128, ge=1, description="Requests one connection may queue; beyond, it answers those and closes."
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlpatterns_server.errors import InvalidInput
-from mlpatterns_server.protocol.arrays import describe, first_element, index_text
+from mlpatterns_server.protocol.arrays import describe, first_index, index_text
 from mlpatterns_server.protocol.tensors import NUMPY_DTYPES, TensorSpec
 
 
@@ -113,21 +113,29 @@ def cast_to(spec: TensorSpec, array: np.ndarray, where: str, by: str) -> np.ndar
         if kind != "b":
             raise InvalidInput(f"{where} must hold true/false values; {by} expects BOOL")
         return array
-    if kind not in "biuf":
-        index, value = first_element(array, lambda v: True)
-        raise InvalidInput(f"{where}{index_text(index)} is {describe(value)}; {by} expects numbers ({spec.datatype})")
+    if kind not in "iuf":
+        index = first_index(np.ones(array.shape, dtype=bool))
+        raise InvalidInput(
+            f"{where}{index_text(index)} is {describe(array[index])}; {by} expects numbers ({spec.datatype})"
+        )
     if target.kind in "iu":
-        if kind == "f" and not np.all(np.mod(array, 1) == 0):
-            index, value = first_element(array, lambda v: v % 1 != 0)
-            raise InvalidInput(
-                f"{where}{index_text(index)} is {describe(value)}; {by} expects integers ({spec.datatype})"
-            )
+        if kind == "f":
+            fractional = np.mod(array, 1) != 0
+            if fractional.any():
+                index = first_index(fractional)
+                raise InvalidInput(
+                    f"{where}{index_text(index)} is {describe(array[index])}; {by} expects integers ({spec.datatype})"
+                )
         info = np.iinfo(target)
         if array.size and (array.min() < info.min or array.max() > info.max):
-            index, value = first_element(array, lambda v: not info.min <= v <= info.max)
-            raise InvalidInput(f"{where}{index_text(index)} = {describe(value)} does not fit in {spec.datatype}")
+            index = first_index((array < info.min) | (array > info.max))
+            raise InvalidInput(f"{where}{index_text(index)} = {describe(array[index])} does not fit in {spec.datatype}")
     cast = array if array.dtype == target else array.astype(target)
-    if target.kind == "f" and not np.isfinite(cast).all():
-        index, value = first_element(cast, lambda v: not np.isfinite(v))
-        raise InvalidInput(f"{where}{index_text(index)} is {describe(value)}; only finite numbers are accepted")
+    if target.kind == "f":
+        finite = np.isfinite(cast)
+        if not finite.all():
+            index = first_index(~finite)
+            raise InvalidInput(
+                f"{where}{index_text(index)} is {describe(cast[index])}; only finite numbers are accepted"
+            )
     return cast

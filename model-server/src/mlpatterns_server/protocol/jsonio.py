@@ -17,12 +17,22 @@ def parse_json(body: bytes) -> Any:
     except orjson.JSONDecodeError as exc:
         if not body.strip():
             raise InvalidInput("request body is empty; send a JSON object") from None
+        if "recursion" in str(exc).lower():
+            raise InvalidInput("request body is nested too deeply to read (more than 1024 levels)") from None
         try:
             # NaN, Infinity and 1e999 are not JSON, but Python's parser reads them: let the
             # input checks say which element is not finite instead of a bare syntax error.
             return json.loads(body)
+        except RecursionError:
+            raise InvalidInput("request body is nested too deeply to read") from None
         except ValueError:
             raise InvalidInput(f"request body is not valid JSON: {exc}") from None
+
+
+def may_hold_booleans(body: bytes) -> bool:
+    """Whether a JSON body could hold `true` or `false` anywhere: when it cannot (the usual case),
+    tensors need no search for booleans posing as numbers."""
+    return b"true" in body or b"false" in body
 
 
 _decode_bytes = np.frompyfunc(lambda item: item.decode("utf-8", "replace") if isinstance(item, bytes) else item, 1, 1)

@@ -10,16 +10,17 @@ import numpy as np
 from mlpatterns_server.errors import InvalidInput
 from mlpatterns_server.protocol.arrays import array_from_json, describe
 from mlpatterns_server.protocol.binding import RequestTensor
-from mlpatterns_server.protocol.jsonio import dump_json, jsonable, parse_json
+from mlpatterns_server.protocol.jsonio import dump_json, jsonable, may_hold_booleans, parse_json
 from mlpatterns_server.protocol.tensors import TensorSpec
 
 
 def decode(body: bytes, specs: Sequence[TensorSpec]) -> list[RequestTensor]:
-    return decode_document(parse_json(body), specs)
+    return decode_document(parse_json(body), specs, may_hold_booleans(body))
 
 
-def decode_document(document: Any, specs: Sequence[TensorSpec]) -> list[RequestTensor]:
-    """The request's tensors; rows of a column-based model may be lists or objects keyed by column."""
+def decode_document(document: Any, specs: Sequence[TensorSpec], booleans: bool = True) -> list[RequestTensor]:
+    """The request's tensors; rows of a column-based model may be lists or objects keyed by column.
+    `booleans`: whether the document may hold JSON booleans (which are not numbers)."""
     if not isinstance(document, dict):
         raise InvalidInput(f"request body must be a JSON object with an 'instances' list, not {_kind(document)}")
     instances = document.get("instances")
@@ -30,11 +31,11 @@ def decode_document(document: Any, specs: Sequence[TensorSpec]) -> list[RequestT
     if not instances:
         raise InvalidInput("'instances' is empty; send at least one row")
     if len(specs) > 1 and isinstance(instances[0], dict):
-        return _columns_from_objects(instances, specs)
-    return [RequestTensor("instances", array_from_json(instances, "instances"), "instances")]
+        return _columns_from_objects(instances, specs, booleans)
+    return [RequestTensor("instances", array_from_json(instances, "instances", booleans), "instances")]
 
 
-def _columns_from_objects(rows: list[Any], specs: Sequence[TensorSpec]) -> list[RequestTensor]:
+def _columns_from_objects(rows: list[Any], specs: Sequence[TensorSpec], booleans: bool) -> list[RequestTensor]:
     names = [spec.name for spec in specs]
     columns: dict[str, list[Any]] = {name: [] for name in names}
     for i, row in enumerate(rows):
@@ -51,7 +52,7 @@ def _columns_from_objects(rows: list[Any], specs: Sequence[TensorSpec]) -> list[
         for name in names:
             columns[name].append(row[name])
     return [
-        RequestTensor(name, array_from_json(values, f"instances[*].{name}"), f"instances[*].{name}")
+        RequestTensor(name, array_from_json(values, f"instances[*].{name}", booleans), f"instances[*].{name}")
         for name, values in columns.items()
     ]
 

@@ -9,16 +9,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from kserve.protocol.infer_type import deserialize_bytes_tensor, serialize_byte_tensor
 
 from mlpatterns_server.errors import InvalidInput
-from mlpatterns_server.protocol.arrays import array_from_json, describe
+from mlpatterns_server.protocol.arrays import array_from_json, describe, first_index, index_text
 from mlpatterns_server.protocol.binding import RequestTensor, cast_to
-from mlpatterns_server.protocol.jsonio import dump_json, jsonable, parse_json
+from mlpatterns_server.protocol.jsonio import dump_json, jsonable, may_hold_booleans, parse_json
 from mlpatterns_server.protocol.tensors import NUMPY_DTYPES, TensorSpec, datatype_of
 
 HEADER_LENGTH = "inference-header-content-length"
 DECLARED = "its declared datatype"
+# More dimensions than any model's tensor has (NumPy itself stops at 64).
+MAX_DIMENSIONS = 32
 
 
 @dataclass
@@ -40,18 +41,29 @@ def decode(body: bytes, header_length: str | None) -> InferRequest:
         raise InvalidInput("'inputs' must be a non-empty list of tensors ({name, shape, datatype, data})")
     offset = 0
     tensors = []
+    booleans = may_hold_booleans(json_part)
     for i, item in enumerate(inputs):
-        tensor, offset = _tensor(item, i, binary, offset)
+        tensor, offset = _tensor(item, i, binary, offset, booleans)
         tensors.append(tensor)
     if offset != len(binary):
         raise InvalidInput(f"{len(binary) - offset} bytes of binary data follow the inputs unused")
     request_id = document.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise InvalidInput(f"'id' must be a string, not {describe(request_id)}")
     return InferRequest(
-        id=str(request_id) if request_id is not None else None,
+        id=request_id,
         tensors=tensors,
         outputs=_requested_outputs(document.get("outputs")),
-        binary_output=bool(_parameters(document, "request").get("binary_data_output", False)),
+        binary_output=_flag(_parameters(document, "request"), "binary_data_output", "parameters") or False,
     )
+
+
+def _flag(parameters: Mapping[str, Any], name: str, where: str) -> bool | None:
+    """A boolean parameter: JSON true or false only (the string "false" is not false)."""
+    value = parameters.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInput(f"{where}.{name} must be true or false, not {describe(value)}")
+    return value
 
 
 def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
@@ -66,7 +78,7 @@ def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
     return body[:length], body[length:]
 
 
-def _tensor(item: Any, i: int, binary: bytes, offset: int) -> tuple[RequestTensor, int]:
+def _tensor(item: Any, i: int, binary: bytes, offset: int, booleans: bool) -> tuple[RequestTensor, int]:
     where = f"inputs[{i}]"
     if not isinstance(item, dict):
         raise InvalidInput(f"{where} must be an object with name, shape, datatype and data")
@@ -77,6 +89,8 @@ def _tensor(item: Any, i: int, binary: bytes, offset: int) -> tuple[RequestTenso
     shape = item.get("shape")
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         raise InvalidInput(f"{where}.shape must be a list of non-negative integers, not {shape!r}")
+    if len(shape) > MAX_DIMENSIONS:
+        raise InvalidInput(f"{where}.shape has {len(shape)} dimensions; at most {MAX_DIMENSIONS} are accepted")
     datatype = item.get("datatype")
     if datatype not in NUMPY_DTYPES:
         raise InvalidInput(f"{where}.datatype {datatype!r} is not one of {', '.join(NUMPY_DTYPES)}")
@@ -84,7 +98,8 @@ def _tensor(item: Any, i: int, binary: bytes, offset: int) -> tuple[RequestTenso
     spec = TensorSpec(name, datatype, tuple(shape))
     parameters = _parameters(item, where)
     if "data" in item:
-        array = array_from_json(item["data"], f"{where}.data")
+        # BOOL tensors hold booleans by right: no search for impostors among numbers there.
+        array = array_from_json(item["data"], f"{where}.data", booleans and datatype != "BOOL")
         if array.size != size:
             raise InvalidInput(f"{where}: shape {shape} needs {size} values, data has {array.size}")
         # Cast as sent, so an error's index points into the data the client wrote.
@@ -105,6 +120,8 @@ def _binary(spec: TensorSpec, length: Any, binary: bytes, offset: int, where: st
     raw = binary[offset:end]
     size = math.prod(spec.shape)
     if spec.datatype == "BYTES":
+        from kserve.protocol.infer_type import deserialize_bytes_tensor  # KServe's codec; only BYTES needs it
+
         try:
             array = deserialize_bytes_tensor(raw)
         except Exception:
@@ -116,6 +133,14 @@ def _binary(spec: TensorSpec, length: Any, binary: bytes, offset: int, where: st
                 f"{where}: shape {list(spec.shape)} of {spec.datatype} needs {size * itemsize} bytes, got {length}"
             )
         array = np.frombuffer(raw, dtype=NUMPY_DTYPES[spec.datatype])
+        if spec.datatype == "BOOL" and array.size:
+            as_bytes = array.view(np.uint8)
+            if as_bytes.max() > 1:  # NumPy would read any non-zero byte as True
+                index = first_index(as_bytes > 1)
+                raise InvalidInput(
+                    f"{where} binary BOOL data holds byte {int(as_bytes[index])} at {index_text(index)}; "
+                    "a BOOL is one byte, 0 or 1"
+                )
     if array.size != size:
         raise InvalidInput(f"{where}: shape {list(spec.shape)} needs {size} values, binary data has {array.size}")
     array = array.reshape(spec.shape)
@@ -131,8 +156,9 @@ def _requested_outputs(outputs: Any) -> dict[str, bool | None]:
     for i, output in enumerate(outputs):
         if not isinstance(output, dict) or not isinstance(output.get("name"), str):
             raise InvalidInput(f"outputs[{i}] must be an object with a 'name'")
-        binary = _parameters(output, f"outputs[{i}]").get("binary_data")
-        requested[output["name"]] = None if binary is None else bool(binary)
+        requested[output["name"]] = _flag(
+            _parameters(output, f"outputs[{i}]"), "binary_data", f"outputs[{i}].parameters"
+        )
     return requested
 
 
@@ -174,6 +200,8 @@ def encode(
 
 def _raw(array: np.ndarray) -> bytes:
     if datatype_of(array.dtype) == "BYTES":
+        from kserve.protocol.infer_type import serialize_byte_tensor
+
         text = np.vectorize(lambda v: v if isinstance(v, bytes) else str(v).encode(), otypes=[object])(array)
         serialized = serialize_byte_tensor(text)
         return serialized.item() if serialized.size else b""
