@@ -46,6 +46,23 @@ def test_invalid_arguments_exit_2_with_the_reason() -> None:
     assert "--workers: Input should be a valid integer" in done.stderr
 
 
+def test_a_misspelt_argument_is_refused_with_the_nearest_one() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mlpatterns_server", "--model_dir", "/models", "--enable_bathcing", "true"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "mlpatterns-server: unknown argument --enable_bathcing; did you mean --enable_batching?" in done.stderr
+
+
+def test_kserves_own_arguments_are_accepted_and_ignored(start_server: ServerFactory, iris: Iris) -> None:
+    # What a KServe ServingRuntime may pass besides the arguments this server takes.
+    server = start_server("--model_dir", str(iris.joblib_dir), "--grpc_port", "8081", "--enable_grpc=false",
+                          "--max_threads", "4")  # fmt: skip
+    assert httpx.post(server.predict_url, json={"instances": [[5.1, 3.5, 1.4, 0.2]]}).status_code == 200
+    assert "ignoring --grpc_port, an argument of KServe's model server" in server.process.logs()
+
+
 def test_unloadable_model_exits_1_with_the_reason(start_server: ServerFactory, tmp_path: Path) -> None:
     (tmp_path / "model.joblib").write_bytes(b"this is not a pickle")
     server = start_server("--model_dir", str(tmp_path), wait=False)

@@ -3,6 +3,7 @@ with a clear message, then serve it from one or more worker processes."""
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import shutil
@@ -23,8 +24,40 @@ from mlpatterns_server.settings import ServerSettings
 log = logging.getLogger("mlpatterns_server")
 
 
+# Arguments of KServe's own model server that a KServe ServingRuntime may pass and this server has
+# no use for: accepted and ignored. Any other argument it does not know is refused (a misspelt
+# --enable_bathcing must not pass silently).
+KSERVE_ONLY = {
+    "--access_log_format", "--configure_logging", "--enable_docs_url", "--enable_grpc", "--enable_latency_logging",
+    "--enable_predictor_health_check", "--grpc_max_receive_message_length", "--grpc_max_send_message_length",
+    "--grpc_port", "--log_config_file", "--max_asyncio_workers", "--max_threads", "--predictor_request_retries",
+    "--protocol", "--ssl_certfile", "--ssl_keyfile",
+}  # fmt: skip
+
+
+class UnknownArgument(Exception):
+    pass
+
+
 def parse_settings(argv: Sequence[str]) -> ServerSettings:
-    return CliApp.run(ServerSettings, cli_args=list(argv))
+    known = {f"--{name}" for name in ServerSettings.model_fields} | {"--help", "-h"}
+    kept: list[str] = []
+    skipping = False
+    for token in argv:
+        flag = token.split("=", 1)[0]
+        if skipping and not token.startswith("-"):
+            skipping = False  # the value of an ignored KServe argument
+            continue
+        skipping = flag in KSERVE_ONLY and "=" not in token
+        if flag in KSERVE_ONLY:
+            log.info("ignoring %s, an argument of KServe's model server this server has no use for", flag)
+        elif token.startswith("-") and flag not in known:
+            nearest = difflib.get_close_matches(flag, sorted(known), n=1)
+            hint = f"; did you mean {nearest[0]}?" if nearest else " (--help lists them)"
+            raise UnknownArgument(f"unknown argument {flag}{hint}")
+        else:
+            kept.append(token)
+    return CliApp.run(ServerSettings, cli_args=kept)
 
 
 def _explain(error: ValidationError) -> str:
@@ -41,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
     except ValidationError as error:
         print(f"mlpatterns-server: invalid arguments\n{_explain(error)}", file=sys.stderr)
+        return 2
+    except UnknownArgument as error:
+        print(f"mlpatterns-server: {error}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.log_format)
     problem = _unwritable_spool(settings)

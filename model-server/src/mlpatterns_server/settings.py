@@ -22,8 +22,8 @@ class ServerSettings(BaseSettings):
         extra="ignore",
         env_ignore_empty=True,
         cli_prog_name="mlpatterns-server",
-        # KServe runtimes pass arguments we have no use for (e.g. --grpc_port); accept them.
-        cli_ignore_unknown_args=True,
+        # KServe's own arguments are taken out before parsing (cli.KSERVE_ONLY); nothing else is unknown.
+        cli_ignore_unknown_args=False,
     )
 
     # -- the model
