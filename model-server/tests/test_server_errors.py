@@ -215,7 +215,13 @@ def test_unknown_route_and_method_answer_json(iris_server: Server) -> None:
 
 
 def test_client_errors_are_counted_by_code(iris_server: Server) -> None:
+    def count_400() -> float:
+        for line in httpx.get(f"{iris_server.url}/metrics").text.splitlines():
+            if line.startswith('mlpatterns_requests_total{code="400",model="iris",role="primary"'):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before = count_400()
     httpx.post(iris_server.predict_url, content=b"{")
-    metrics = httpx.get(f"{iris_server.url}/metrics").text
-    assert 'mlpatterns_requests_total{code="400",model="iris",role="primary"' in metrics
+    assert count_400() == before + 1
     assert "Traceback" not in iris_server.process.logs()

@@ -4,6 +4,7 @@ transformer to its predictor with --predictor_host."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 from tests.support.model_server import Iris, Server, ServerFactory
 from tests.support.processes import free_port
+from tests.support.receivers import start_receiver
 
 
 @pytest.fixture
@@ -88,3 +90,36 @@ def test_an_unreachable_predictor_is_a_502_that_says_where(
     answer = httpx.post(transformer.predict_url, json={"instances": iris.features[:1].tolist()})
     assert answer.status_code == 502
     assert f"the predictor at http://{host} is unreachable" in answer.json()["error"]
+
+
+def test_tracing_and_auth_headers_reach_the_predictor_and_nothing_else(
+    start_server: ServerFactory, iris: Iris, tmp_path: Path
+) -> None:
+    receiver = start_receiver()  # a real HTTP server standing in for the predictor, recording what it gets
+    try:
+        (tmp_path / "pre").mkdir()
+        joblib.dump(StandardScaler().fit(iris.features), tmp_path / "pre" / "scaler.joblib")
+        host = receiver.url.removeprefix("http://").rstrip("/")
+        transformer = start_server("--model_dir", str(tmp_path / "pre"), "--predictor_host", host)
+        sent = {
+            "x-request-id": "trace-me-1",
+            "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "tracestate": "vendor=1",
+            "x-b3-traceid": "80f198ee56343ba864fe8b2a57d3eff7",
+            "x-b3-spanid": "e457b5a2e4d86bd1",
+            "authorization": "Bearer token-1",
+            "cookie": "session=secret",
+            "x-internal": "do-not-forward",
+        }
+        httpx.post(transformer.predict_url, json={"instances": [[5.1, 3.5, 1.4, 0.2]]}, headers=sent)
+        (got,) = receiver.received
+        forwarded = {"x-request-id", "traceparent", "tracestate", "x-b3-traceid", "x-b3-spanid", "authorization"}
+        assert {name: got.headers[name] for name in forwarded} == {name: sent[name] for name in forwarded}
+        assert "cookie" not in got.headers
+        assert "x-internal" not in got.headers
+        assert (
+            json.loads(got.body)["instances"]
+            == StandardScaler().fit(iris.features).transform([[5.1, 3.5, 1.4, 0.2]]).tolist()
+        )
+    finally:
+        receiver.close()

@@ -68,4 +68,7 @@ def test_bad_values_are_refused_with_the_key_named(chart: str, values: dict[str,
 @pytest.mark.parametrize("chart", KSERVE_CHARTS)
 def test_knative_may_scale_to_zero_on_requests(chart: str) -> None:
     values = {"deploymentMode": "Knative", "predictor": {"minReplicas": 0, "scaleMetric": "rps"}}
-    assert render(Path(charts_dir() / chart), values)
+    (isvc,) = [m.document for m in render(Path(charts_dir() / chart), values) if m.kind == "InferenceService"]
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Knative"
+    predictor = isvc["spec"]["predictor"]
+    assert (predictor["minReplicas"], predictor["scaleMetric"]) == (0, "rps")
