@@ -28,7 +28,14 @@ def test_sigterm_drains_in_flight_requests(start_server: ServerFactory, iris: Ir
         target=lambda: answers.append(httpx.post(server.predict_url, json={"instances": [ROW]}, timeout=30))
     )
     request.start()
-    time.sleep(0.5)
+    in_flight = 'mlpatterns_requests_in_flight{model="iris"'
+    deadline = time.monotonic() + 30  # SIGTERM only once the server holds the request
+    while not any(
+        line.startswith(in_flight) and line.endswith(" 1.0")
+        for line in httpx.get(f"{server.url}/metrics").text.splitlines()
+    ):
+        assert time.monotonic() < deadline, "the request never reached the server"
+        time.sleep(0.02)
     server.process.terminate_gracefully()
     request.join()
     assert answers[0].status_code == 200

@@ -29,19 +29,23 @@ def _promtool_check(metrics: str) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_two_workers_count_every_request(start_server: ServerFactory, iris: Iris, tmp_path: Path) -> None:
+@pytest.mark.parametrize("own_dir", [True, False], ids=["PROMETHEUS_MULTIPROC_DIR-set", "as-the-readme-runs-it"])
+def test_two_workers_count_every_request(
+    start_server: ServerFactory, iris: Iris, tmp_path: Path, own_dir: bool
+) -> None:
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    server = start_server(
-        "--model_dir", str(iris.joblib_dir), "--workers", "2", env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-    )
+    # Unset (empty), the server makes a directory of its own, as the README's command runs it.
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir) if own_dir else ""}
+    server = start_server("--model_dir", str(iris.joblib_dir), "--workers", "2", env=env)
     for _ in range(40):  # a new connection each time, so the kernel spreads them over the workers
         assert httpx.post(server.predict_url, json={"instances": [ROW]}).status_code == 200
     for _ in range(3):
         assert httpx.post(server.predict_url, json={"instances": []}).status_code == 400
 
-    writers = {path.stem.rsplit("_", 1)[1] for path in metrics_dir.glob("counter_*.db")}
-    assert len(writers) == 2, "both workers should have served requests"
+    if own_dir:
+        writers = {path.stem.rsplit("_", 1)[1] for path in metrics_dir.glob("counter_*.db")}
+        assert len(writers) == 2, "both workers should have served requests"
     for _ in range(6):
         metrics = httpx.get(f"{server.url}/metrics").text
         assert _sample(metrics, 'mlpatterns_requests_total{code="200"') == 40

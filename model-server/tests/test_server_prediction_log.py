@@ -4,6 +4,7 @@ receiver, stdout); a dead sink costs no request anything; SIGTERM flushes what i
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -132,14 +133,76 @@ def paused_redis(tmp_path: Path) -> Iterator[str]:
 
 def test_sigterm_flushes_buffered_events(start_server: ServerFactory, paused_redis: str, iris: Iris) -> None:
     stream = "test:predictions:flush"
-    server = start_server(*_redis_sink(iris, paused_redis, stream), "--prediction_log_flush_seconds", "15")
+    server = start_server(*_redis_sink(iris, paused_redis, stream), "--prediction_log_flush_seconds", "30")
     client = redis.Redis.from_url(paused_redis)
-    client.client_pause(3000, all=False)  # writes stall: the server's events stay buffered
-    for i in range(20):
-        httpx.post(server.predict_url, json={"instances": ROWS}, headers={"x-request-id": f"f-{i}"})
-    assert client.xlen(stream) == 0
-    server.process.terminate_gracefully()
+    client.client_pause(120_000, all=False)  # writes stall until the test says so
+    try:
+        for i in range(20):
+            httpx.post(server.predict_url, json={"instances": ROWS}, headers={"x-request-id": f"f-{i}"})
+        _eventually(lambda: _metric(server.url, 'mlpatterns_prediction_log_buffered_events{sink="redis"}') == 20)
+        assert client.xlen(stream) == 0
+        server.process.signal(signal.SIGTERM)
+        _eventually(lambda: "Waiting for application shutdown" in server.process.logs())
+    finally:
+        client.client_unpause()  # the shutdown flush now gets through
+    assert server.process.wait_exit(timeout=60) in (0, -signal.SIGTERM)
     assert sorted(str(event["request_id"]) for event in _events(client, stream)) == sorted(f"f-{i}" for i in range(20))
+
+
+def test_sigterm_with_the_sink_down_keeps_the_events_for_the_next_start(
+    start_server: ServerFactory, redis_url: str, iris: Iris, tmp_path: Path
+) -> None:
+    stream = "test:predictions:later-start"
+    spool = {"MLPATTERNS_PREDICTION_LOG_SPOOL_DIR": str(tmp_path / "spool")}
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    first = start_server(*_redis_sink(iris, nowhere, stream), "--prediction_log_flush_seconds", "1", env=spool)
+    for i in range(10):
+        httpx.post(first.predict_url, json={"instances": ROWS}, headers={"x-request-id": f"s-{i}"})
+    first.process.terminate_gracefully()
+    assert "prediction log: 10 events the redis sink did not take stay in" in first.process.logs()
+
+    second = start_server(*_redis_sink(iris, redis_url, stream), env=spool)
+    client = redis.Redis.from_url(redis_url)
+    _eventually(lambda: client.xlen(stream) == 10)
+    assert [str(event["request_id"]) for event in _events(client, stream)] == [f"s-{i}" for i in range(10)]
+    second.process.terminate_gracefully()
+
+
+def _workers(pid: int) -> list[int]:
+    """uvicorn's worker processes under the server's parent process."""
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        found = [int(child) for child in children.read().split()]
+    return [child for child in found if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
+def test_a_killed_worker_s_events_arrive_through_its_replacement(
+    start_server: ServerFactory, paused_redis: str, iris: Iris, tmp_path: Path
+) -> None:
+    """--workers 2: SIGKILL one worker while its events wait for a stalled sink; uvicorn starts a
+    replacement, which takes over the dead worker's spool and sends them."""
+    stream = "test:predictions:worker"
+    client = redis.Redis.from_url(paused_redis)
+    spool = tmp_path / "spool"
+    server = start_server(*_redis_sink(iris, paused_redis, stream), "--workers", "2",
+                          env={"MLPATTERNS_PREDICTION_LOG_SPOOL_DIR": str(spool)})  # fmt: skip
+    _eventually(lambda: len(_workers(server.process.pid)) == 2)
+    client.client_pause(120_000, all=False)
+    try:
+        for i in range(40):  # a new connection each time: the kernel spreads them over both workers
+            httpx.post(server.predict_url, json={"instances": ROWS}, headers={"x-request-id": f"w-{i}"})
+        _eventually(lambda: _metric(server.url, 'mlpatterns_prediction_log_buffered_events{sink="redis"}') == 40)
+        # The victim: a worker whose spool file holds events (named events-<pid>-...).
+        holding = {int(path.name.split("-")[1]) for path in spool.rglob("events-*.jsonl") if path.stat().st_size}
+        victim = next(pid for pid in _workers(server.process.pid) if pid in holding)
+        os.kill(victim, signal.SIGKILL)
+        _eventually(lambda: len(_workers(server.process.pid)) == 2 and victim not in _workers(server.process.pid))
+        _eventually(lambda: "recovered" in server.process.logs())
+    finally:
+        client.client_unpause()
+    _eventually(lambda: client.xlen(stream) >= 40)
+    assert sorted({str(event["request_id"]) for event in _events(client, stream)}) == sorted(
+        f"w-{i}" for i in range(40)
+    )
 
 
 def test_events_of_a_crashed_worker_are_sent_by_the_next_one(

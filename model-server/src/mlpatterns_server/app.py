@@ -203,6 +203,7 @@ class InferenceService:
     ) -> Response:
         started = time.perf_counter()
         request_id = incoming_request_id(request)
+        self.metrics.in_flight.inc()
         try:
             self._check_model(request.path_params["name"])
             body = await read_body(
@@ -215,6 +216,8 @@ class InferenceService:
             log.exception("inference failed for request %s", request_id)
             message = f"internal error while predicting (request {request_id}); see the server log"
             response, inputs, outputs = json_response({"error": message}, 500), None, None
+        finally:
+            self.metrics.in_flight.dec()
         elapsed = time.perf_counter() - started
         self.metrics.observe(response.status_code, elapsed)
         response.headers["x-request-id"] = request_id

@@ -159,7 +159,7 @@ def _serve_workers(settings: ServerSettings) -> None:
 
     # Workers are spawned fresh; they read their settings and the shared metrics directory from
     # the environment (prometheus-client picks its multiprocess mode at import).
-    own_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    own_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     metrics_dir = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="mlpatterns-metrics-"))
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()

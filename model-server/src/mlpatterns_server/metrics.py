@@ -14,7 +14,7 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
 def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 class ServerMetrics:
@@ -41,6 +41,13 @@ class ServerMetrics:
             registry=target,
         )
         self.duration = duration.labels(**self._labels)
+        self.in_flight = Gauge(
+            "mlpatterns_requests_in_flight",
+            "Inference requests being answered.",
+            ["model", "version", "role"],
+            multiprocess_mode="livesum",
+            registry=target,
+        ).labels(**self._labels)
         self.model_load = Gauge(
             "mlpatterns_model_load_seconds",
             "Seconds the model took to load.",
