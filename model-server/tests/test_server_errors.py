@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
+import joblib
 import pytest
 
-from tests.support.model_server import Iris, Server
+from tests.support.model_server import Iris, Server, ServerFactory
+from tests.support.picky_model import Picky
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 BINARY_HEADER_ONLY = json.dumps(
@@ -225,3 +228,30 @@ def test_client_errors_are_counted_by_code(iris_server: Server) -> None:
     httpx.post(iris_server.predict_url, content=b"{")
     assert count_400() == before + 1
     assert "Traceback" not in iris_server.process.logs()
+
+
+@pytest.fixture(scope="module")
+def picky_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("picky")
+    joblib.dump(Picky(), folder / "model.joblib")
+    factory = ServerFactory(tmp_path_factory.mktemp("picky-server"))
+    # The model's class lives in the tests: the server process imports it from the repository.
+    yield factory("--model_dir", str(folder), env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    factory.close()
+
+
+def test_a_model_that_refuses_valid_input_is_a_400(picky_server: Server) -> None:
+    answer = httpx.post(picky_server.predict_url, json={"instances": [[-1.0, 3.5, 1.4, 0.2]]})
+    assert answer.status_code == 400
+    assert answer.json() == {"error": "model 'iris' refused the input: sepal length must be positive"}
+
+
+def test_a_fault_of_the_model_is_a_500_with_the_request_id_in_the_log(picky_server: Server) -> None:
+    answer = httpx.post(picky_server.predict_url, json={"instances": [[999.0, 3.5, 1.4, 0.2]]},
+                        headers={"x-request-id": "fault-1"})  # fmt: skip
+    assert answer.status_code == 500
+    assert answer.json() == {"error": "internal error while predicting (request fault-1); see the server log"}
+    logs = picky_server.process.logs()
+    assert "inference failed for request fault-1" in logs
+    assert "RuntimeError: the model's weights are corrupt" in logs
+    assert httpx.post(picky_server.predict_url, json={"instances": [ROW]}).status_code == 200

@@ -4,6 +4,7 @@ the process with a clear message and a non-zero status; the model also runs unde
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.model_server import Iris, ServerFactory
+from tests.support.model_server import Iris, ServerFactory, wait_in_flight
 from tests.support.processes import ManagedProcess, free_port
 
 ROW = [6.2, 3.4, 5.4, 2.3]
@@ -28,18 +29,33 @@ def test_sigterm_drains_in_flight_requests(start_server: ServerFactory, iris: Ir
         target=lambda: answers.append(httpx.post(server.predict_url, json={"instances": [ROW]}, timeout=30))
     )
     request.start()
-    in_flight = 'mlpatterns_requests_in_flight{model="iris"'
-    deadline = time.monotonic() + 30  # SIGTERM only once the server holds the request
-    while not any(
-        line.startswith(in_flight) and line.endswith(" 1.0")
-        for line in httpx.get(f"{server.url}/metrics").text.splitlines()
-    ):
-        assert time.monotonic() < deadline, "the request never reached the server"
-        time.sleep(0.02)
+    wait_in_flight(server)
     server.process.terminate_gracefully()
     request.join()
     assert answers[0].status_code == 200
     assert answers[0].json() == {"predictions": iris.estimator.predict([ROW]).tolist()}
+
+
+def test_a_request_longer_than_the_grace_period_does_not_hold_the_stop(start_server: ServerFactory, iris: Iris) -> None:
+    """--grace_period 1: a request still waiting 5 s in the batcher is cut off, and the server stops."""
+    server = start_server("--model_dir", str(iris.joblib_dir), "--enable_batching", "true",
+                          "--max_batch_wait_ms", "5000", "--grace_period", "1")  # fmt: skip
+    outcome: list[object] = []
+
+    def call() -> None:
+        try:
+            outcome.append(httpx.post(server.predict_url, json={"instances": [ROW]}, timeout=30).status_code)
+        except httpx.HTTPError as error:
+            outcome.append(type(error).__name__)
+
+    request = threading.Thread(target=call)
+    request.start()
+    wait_in_flight(server)
+    server.process.signal(signal.SIGTERM)
+    assert server.process.wait_exit(timeout=30) in (0, -signal.SIGTERM)
+    request.join()
+    assert outcome != [200], "the request was cut off at the end of the grace period, not answered"
+    assert "Cancel" in server.process.logs() or "timeout" in server.process.logs().lower()
 
 
 def test_invalid_arguments_exit_2_with_the_reason() -> None:

@@ -78,6 +78,27 @@ def test_version_number_serves_that_version(
     np.testing.assert_array_equal(answer["outputs"][0]["data"], forest.predict(pd.DataFrame(rows, columns=COLUMNS)))
 
 
+def test_latest_serves_the_newest_version_on_its_versioned_path(
+    start_server: ServerFactory, registry: tuple[MlflowServer, RandomForestClassifier], iris: Iris
+) -> None:
+    server_info, forest = registry
+    server = start_server(
+        "--model_uri", f"models:/{NAME}/latest", env={"MLFLOW_TRACKING_URI": server_info.tracking_uri}
+    )
+    rows = iris.features[:3]
+    tensors = [
+        {"name": name, "shape": [len(rows)], "datatype": "FP64", "data": rows[:, i].tolist()}
+        for i, name in enumerate(COLUMNS)
+    ]
+    answer = httpx.post(f"{server.url}/v2/models/iris/versions/2/infer", json={"inputs": tensors})
+    assert answer.status_code == 200
+    assert answer.json()["model_version"] == "2"
+    np.testing.assert_array_equal(
+        answer.json()["outputs"][0]["data"], forest.predict(pd.DataFrame(rows, columns=COLUMNS))
+    )
+    assert httpx.post(f"{server.url}/v2/models/iris/versions/1/infer", json={"inputs": tensors}).status_code == 404
+
+
 def test_unknown_alias_fails_with_the_registry_answer(
     start_server: ServerFactory, registry: tuple[MlflowServer, RandomForestClassifier]
 ) -> None:

@@ -1,11 +1,15 @@
-"""The model comes from where --model_uri points: a real S3-compatible server (moto), HTTP, a PVC
-mount, or a local path; transient storage errors are retried, permanent ones end the process at once."""
+"""The model comes from where --model_uri points: a real S3-compatible server (moto), a GCS
+emulator, HTTP and HTTPS (a real TLS server with its own certificate), a PVC mount, or a local
+path; transient storage errors are retried, permanent ones end the process at once."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -14,7 +18,7 @@ import pytest
 
 from tests.support.model_server import Iris, ServerFactory
 from tests.support.processes import ManagedProcess, free_port
-from tests.support.services import S3Server, s3_client_env, start_s3
+from tests.support.services import S3Server, s3_client_env, start_gcs, start_https_files, start_s3
 
 ROW = [6.2, 3.4, 5.4, 2.3]
 
@@ -115,3 +119,48 @@ def test_missing_local_model_exits_non_zero(start_server: ServerFactory, tmp_pat
     server = start_server("--model_dir", str(tmp_path / "absent"), wait=False)
     assert server.process.wait_exit(timeout=60) == 1
     assert f"cannot serve model 'iris': model path {tmp_path / 'absent'} does not exist" in server.process.logs()
+
+
+def test_gcs(start_server: ServerFactory, iris: Iris, tmp_path: Path) -> None:
+    from google.cloud import storage
+
+    gcs = start_gcs(tmp_path)
+    try:
+        with _environment(gcs.env):
+            client = storage.Client.create_anonymous_client()
+            client.create_bucket("models").blob("iris/v2/model.joblib").upload_from_filename(
+                str(iris.joblib_dir / "model.joblib")
+            )
+        server = start_server("--model_uri", "gs://models/iris/v2", "--download_dir", str(tmp_path), env=gcs.env)
+        _predicts(server.predict_url, iris)
+    finally:
+        gcs.process.stop()
+
+
+def test_https(start_server: ServerFactory, iris: Iris, tmp_path: Path) -> None:
+    files, url, certificate = start_https_files(iris.joblib_dir, tmp_path)
+    try:
+        # The server's own certificate is trusted the way a private CA would be, not by turning checks off.
+        trust = {"REQUESTS_CA_BUNDLE": str(certificate), "SSL_CERT_FILE": str(certificate)}
+        server = start_server("--model_uri", f"{url}/model.joblib", "--download_dir", str(tmp_path), env=trust)
+        _predicts(server.predict_url, iris)
+        untrusted = start_server("--model_uri", f"{url}/model.joblib", "--download_dir", str(tmp_path / "u"),
+                                 "--load_attempts", "1", wait=False)  # fmt: skip
+        assert untrusted.process.wait_exit(timeout=60) == 1
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.process.logs()
+    finally:
+        files.stop()
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

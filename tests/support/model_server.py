@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
@@ -77,3 +79,16 @@ class ServerFactory:
     def close(self) -> None:
         for process in self.started:
             process.stop()
+
+
+def wait_in_flight(server: Server, count: int = 1, timeout: float = 30.0) -> None:
+    """Until the server says it is answering `count` requests (its in-flight gauge): evidence
+    that a request has arrived, where a sleep would only hope so."""
+    prefix = f'mlpatterns_requests_in_flight{{model="{server.model}"'
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = httpx.get(f"{server.url}/metrics").text.splitlines()
+        if any(line.startswith(prefix) and float(line.rsplit(" ", 1)[1]) == count for line in lines):
+            return
+        assert time.monotonic() < deadline, f"the server never had {count} requests in flight"
+        time.sleep(0.02)

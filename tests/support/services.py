@@ -113,3 +113,77 @@ def start_mlflow(workdir: Path) -> MlflowServer:
     tracking_uri = f"http://127.0.0.1:{port}"
     process.wait_http(f"{tracking_uri}/health", timeout=120)
     return MlflowServer(process, tracking_uri)
+
+
+@dataclass(frozen=True)
+class GcsServer:
+    process: ManagedProcess
+    endpoint: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What google-cloud-storage (and so kserve-storage) needs to talk to the emulator."""
+        return {"STORAGE_EMULATOR_HOST": self.endpoint, "GOOGLE_CLOUD_PROJECT": "test"}
+
+
+def start_gcs(workdir: Path) -> GcsServer:
+    """A Google Cloud Storage emulator (gcp-storage-emulator), in memory."""
+    port = free_port()
+    process = ManagedProcess(
+        [str(BIN / "gcp-storage-emulator"), "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory"],
+        workdir / f"gcs-{port}.log",
+    )
+    _wait_tcp(process, port)
+    return GcsServer(process, f"http://127.0.0.1:{port}")
+
+
+def self_signed_certificate(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A certificate for `host` and its key, for a real TLS server on loopback (the certificate
+    is its own CA: clients trust it through REQUESTS_CA_BUNDLE)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+    builder = builder.serial_number(x509.random_serial_number())
+    builder = builder.not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+    builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), False)
+    certificate = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True).sign(
+        key, hashes.SHA256()
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+HTTPS_FILES = """
+import functools, http.server, ssl, sys
+port, directory, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+"""
+
+
+def start_https_files(directory: Path, workdir: Path) -> tuple[ManagedProcess, str, Path]:
+    """A real HTTPS server of `directory`'s files; its URL and the certificate to trust."""
+    cert, key = self_signed_certificate(workdir)
+    port = free_port()
+    process = ManagedProcess(
+        [sys.executable, "-c", HTTPS_FILES, str(port), str(directory), str(cert), str(key)], workdir / "https.log"
+    )
+    _wait_tcp(process, port)
+    return process, f"https://127.0.0.1:{port}", cert
