@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.support.model_server import Iris, Server, ServerFactory
+from tests.support.processes import free_port
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 
@@ -71,3 +72,17 @@ def test_role_and_version_label_everything(start_server: ServerFactory, iris: Ir
     metrics = httpx.get(f"{server.url}/metrics").text
     assert _sample(metrics, 'mlpatterns_requests_total{code="200",model="iris",role="canary",version="v7"}') == 1
     assert httpx.get(f"{server.url}/v2/models/iris").json()["versions"] == ["v7"]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_metrics_on_a_port_of_their_own(start_server: ServerFactory, iris: Iris, workers: str) -> None:
+    """--metrics_port: /metrics leaves the prediction port (it need not be reachable from where
+    predictions come); with workers, the port serves their sum."""
+    port = free_port()
+    server = start_server("--model_dir", str(iris.joblib_dir), "--workers", workers, "--metrics_port", str(port))
+    for _ in range(10):
+        assert httpx.post(server.predict_url, json={"instances": [ROW]}).status_code == 200
+    assert httpx.get(f"{server.url}/metrics").status_code == 404
+    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    assert _sample(metrics, 'mlpatterns_requests_total{code="200"') == 10
+    _promtool_check(metrics)

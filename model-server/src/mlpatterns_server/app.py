@@ -87,8 +87,10 @@ def incoming_request_id(request: Request) -> str:
 class InferenceService:
     """The state one worker serves from: the model, its metrics, the prediction log, the batcher."""
 
-    def __init__(self, settings: ServerSettings, model: ServedModel) -> None:
+    def __init__(self, settings: ServerSettings, model: ServedModel, serve_metrics_port: bool = True) -> None:
         self.settings = settings
+        # With workers, their parent serves the metrics port (the sum over workers), not each worker.
+        self.serve_metrics_port = serve_metrics_port and settings.metrics_port > 0
         self.model = model
         self.metrics = ServerMetrics(model.name, model.version, settings.role)
         self.prediction_log = self._prediction_log(settings)
@@ -132,7 +134,12 @@ class InferenceService:
         if self.batcher:
             self.batcher.start()
         self.offload.start()
+        stop_metrics = (
+            self.metrics.serve_port(self.settings.metrics_port, self.settings.host) if self.serve_metrics_port else None
+        )
         yield
+        if stop_metrics:
+            stop_metrics()
         self.offload.close()
         if self.batcher:
             await self.batcher.close()
@@ -295,8 +302,7 @@ class InferenceService:
             Route("/v2/models/{name:model}/ready", self.v2_model_ready),
             Route("/v2/models/{name:model}/infer", self.v2_infer, methods=["POST"]),
             Route("/v2/models/{name:model}/versions/{version}/infer", self.v2_infer, methods=["POST"]),
-            Route("/metrics", self.metrics_endpoint),
-        ]
+        ] + ([] if self.settings.metrics_port else [Route("/metrics", self.metrics_endpoint)])
 
 
 def endpoints(model: str) -> list[str]:
@@ -323,8 +329,8 @@ def not_found(method: str, path: str, model: str) -> RouteNotFound:
     return RouteNotFound(f"no endpoint at {method} {path}; the endpoints are {', '.join(known[:3])}, ...")
 
 
-def create_app(settings: ServerSettings, model: ServedModel) -> ASGIApp:
-    service = InferenceService(settings, model)
+def create_app(settings: ServerSettings, model: ServedModel, serve_metrics_port: bool = True) -> ASGIApp:
+    service = InferenceService(settings, model, serve_metrics_port)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -353,4 +359,4 @@ def create_worker_app() -> ASGIApp:
     """The app of one worker process, from the settings the parent process handed down."""
     settings = ServerSettings.model_validate_json(os.environ[SETTINGS_ENV])
     logs.configure(settings.log_level, settings.log_format)
-    return create_app(settings, ServedModel.from_settings(settings))
+    return create_app(settings, ServedModel.from_settings(settings), serve_metrics_port=False)

@@ -156,6 +156,7 @@ def _serve_workers(settings: ServerSettings) -> None:
     import uvicorn
 
     from mlpatterns_server.app import SETTINGS_ENV
+    from mlpatterns_server.metrics import serve_port, workers_registry
 
     # Workers are spawned fresh; they read their settings and the shared metrics directory from
     # the environment (prometheus-client picks its multiprocess mode at import).
@@ -165,6 +166,9 @@ def _serve_workers(settings: ServerSettings) -> None:
         stale.unlink()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    stop_metrics = (
+        serve_port(workers_registry(), settings.metrics_port, settings.host) if settings.metrics_port else None
+    )
     try:
         uvicorn.run(
             "mlpatterns_server.app:create_worker_app",
@@ -173,5 +177,7 @@ def _serve_workers(settings: ServerSettings) -> None:
             **_uvicorn_options(settings),  # type: ignore[arg-type]
         )
     finally:
+        if stop_metrics:
+            stop_metrics()
         if own_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)

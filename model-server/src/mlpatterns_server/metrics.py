@@ -4,8 +4,9 @@ PROMETHEUS_MULTIPROC_DIR and /metrics sums them, so counts are right whichever w
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -15,6 +16,24 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def serve_port(registry: CollectorRegistry, port: int, host: str) -> Callable[[], None]:
+    server, thread = start_http_server(port, host, registry=registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
+
+
+def workers_registry() -> CollectorRegistry:
+    """What the parent of several workers serves on the metrics port: the sum of theirs."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
 
 
 class ServerMetrics:
@@ -97,6 +116,10 @@ class ServerMetrics:
 
     def loaded(self, seconds: float) -> None:
         self.model_load.labels(model=self._labels["model"], version=self._labels["version"]).set(seconds)
+
+    def serve_port(self, port: int, host: str) -> Callable[[], None]:
+        """/metrics on a port of its own (a thread of prometheus-client's); returns how to stop it."""
+        return serve_port(self.registry, port, host)
 
     def exposition(self, accept: str) -> tuple[bytes, str]:
         """The metrics in the format the scraper asks for (Prometheus text 0.0.4 by default)."""

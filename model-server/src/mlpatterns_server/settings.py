@@ -74,6 +74,13 @@ class ServerSettings(BaseSettings):
 
     # -- HTTP
     http_port: int = Field(8080, ge=0, le=65535)
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Serve /metrics on this port instead (not on the prediction port); 0 keeps it on the "
+        "prediction port.",
+    )
     host: str = "0.0.0.0"
     workers: int = Field(1, ge=1, description="Worker processes; metrics are aggregated across them.")
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
