@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,12 +19,16 @@ from tests.charts import scenarios
 from tests.charts.scenarios import PAIRS
 
 
-@pytest.fixture(scope="module")
-def built() -> list[dict[str, Any]]:
+def _kustomize(folder: Path) -> list[dict[str, Any]]:
     kubectl = shutil.which("kubectl") or str(REPOSITORY / ".venv/bin/kubectl")
-    done = subprocess.run([kubectl, "kustomize", str(REPOSITORY / "manifests")], capture_output=True, text=True)
+    done = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return [document for document in yaml.safe_load_all(done.stdout) if document]
+
+
+@pytest.fixture(scope="module")
+def built() -> list[dict[str, Any]]:
+    return _kustomize(REPOSITORY / "manifests")
 
 
 def test_the_kustomization_builds_the_runtime(built: list[dict[str, Any]]) -> None:
@@ -51,7 +56,23 @@ def test_the_runtime_declares_what_the_server_serves(built: list[dict[str, Any]]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
-def test_the_cli_ships_a_schema_for_exactly_the_custom_kinds_the_kit_renders(built: list[dict[str, Any]]) -> None:
+@pytest.fixture(scope="module")
+def mesh_security() -> list[dict[str, Any]]:
+    return _kustomize(REPOSITORY / "manifests" / "istio")
+
+
+def test_the_istio_pieces_make_the_namespace_strict(mesh_security: list[dict[str, Any]]) -> None:
+    (peer,) = mesh_security
+    assert (peer["kind"], peer["metadata"]["name"], peer["spec"]) == (
+        "PeerAuthentication", "default", {"mtls": {"mode": "STRICT"}}
+    )  # fmt: skip
+    assert "namespace" not in peer["metadata"], "applied with -n to the models' namespace"
+    assert validate_documents([("manifests/istio", d) for d in mesh_security]) == []
+
+
+def test_the_cli_ships_a_schema_for_exactly_the_custom_kinds_the_kit_renders(
+    built: list[dict[str, Any]], mesh_security: list[dict[str, Any]]
+) -> None:
     rendered = [m.document for chart, values in PAIRS for m in scenarios.rendered(chart, values)]
-    custom = {(d["apiVersion"], d["kind"]) for d in [*rendered, *built] if not is_core(d)}
+    custom = {(d["apiVersion"], d["kind"]) for d in [*rendered, *built, *mesh_security] if not is_core(d)}
     assert custom == set(KINDS), "update KINDS in mlpatterns/validation/crd_sync.py, then `mlpatterns crds sync`"

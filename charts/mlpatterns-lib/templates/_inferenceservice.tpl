@@ -10,6 +10,9 @@ Usage: annotations: {{- include "mlpatterns.inferenceServiceAnnotations" . | nin
 */}}
 {{- define "mlpatterns.inferenceServiceAnnotations" -}}
 serving.kserve.io/deploymentMode: {{ .Values.deploymentMode }}
+{{- if .Values.mesh.enabled }}
+sidecar.istio.io/inject: "true"
+{{- end }}
 {{- if has .Values.deploymentMode (list "Standard" "RawDeployment") }}
 serving.kserve.io/autoscalerClass: hpa
 {{- end }}
@@ -86,9 +89,7 @@ spec:
         args:
           {{- include "mlpatterns.serverArgs" $root | nindent 10 }}
         ports:
-          - name: http1
-            containerPort: 8080
-            protocol: TCP
+          {{- include "mlpatterns.serverPorts" (dict "root" $root "name" "http1") | nindent 10 }}
         {{- include "mlpatterns.serverProbes" $root | nindent 8 }}
         {{- include "mlpatterns.serverContainerSettings" (dict "root" $root) | nindent 8 }}
     {{- else }}
@@ -125,10 +126,11 @@ spec:
           - --role={{ $root.Values.server.role }}
           - --predictor_protocol={{ .predictorProtocol }}
           - --workers={{ .workers }}
+          {{- with $root.Values.monitoring.port }}
+          - --metrics_port={{ . }}
+          {{- end }}
         ports:
-          - name: http1
-            containerPort: 8080
-            protocol: TCP
+          {{- include "mlpatterns.serverPorts" (dict "root" $root "name" "http1") | nindent 10 }}
         {{- include "mlpatterns.serverProbes" $root | nindent 8 }}
         {{- include "mlpatterns.serverContainerSettings" (dict "root" $root "resources" .resources) | nindent 8 }}
   {{- end }}
@@ -163,7 +165,7 @@ metadata:
     {{- include "mlpatterns.labels" . | nindent 4 }}
 spec:
   annotations:
-    prometheus.kserve.io/port: "8080"
+    prometheus.kserve.io/port: {{ .Values.monitoring.port | default 8080 | quote }}
     prometheus.kserve.io/path: /metrics
   supportedModelFormats:
     - name: sklearn
@@ -194,9 +196,7 @@ spec:
         - name: HOME
           value: /tmp
       ports:
-        - name: http1
-          containerPort: 8080
-          protocol: TCP
+        {{- include "mlpatterns.serverPorts" (dict "root" . "name" "http1") | nindent 8 }}
       resources:
         {{- toYaml .Values.resources | nindent 8 }}
       readinessProbe:

@@ -23,7 +23,7 @@ spec:
     matchLabels:
       {{- include "mlpatterns.selectorLabels" . | nindent 6 }}
   endpoints:
-    - port: http
+    - port: {{ if .Values.monitoring.port }}metrics{{ else }}http{{ end }}
       path: /metrics
       interval: {{ .Values.monitoring.interval }}
 {{- end }}
@@ -51,7 +51,12 @@ spec:
     matchLabels:
       serving.kserve.io/inferenceservice: {{ .isvc }}
   podMetricsEndpoints:
+    {{- with .root.Values.monitoring.port }}
+    # A number, not a name: the platform's ClusterServingRuntime does not name this port.
+    - portNumber: {{ . }}
+    {{- else }}
     - port: {{ .port }}
+    {{- end }}
       path: /metrics
       interval: {{ .root.Values.monitoring.interval }}
 {{- end }}

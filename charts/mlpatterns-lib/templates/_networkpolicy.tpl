@@ -1,18 +1,30 @@
 {{/*
-mlpatterns.networkPolicy: only the server's HTTP port is open to the pods it selects, from
-.Values.networkPolicy.from (every source when empty); egress stays open (storage, MLflow, sinks).
+mlpatterns.networkPolicy: only the server's ports are open to the pods it selects; egress stays
+open (storage, MLflow, sinks). The prediction port admits .Values.networkPolicy.from, or, when
+that is empty and the mesh is on, the namespaces of the identities the AuthorizationPolicy admits
+(so the two agree), or else every source. A /metrics port of its own admits the namespace of
+mesh.prometheus when the mesh is on, else the same sources as predictions.
 Without .port nothing may connect at all (pods that serve nothing, such as training jobs).
 Usage: {{ include "mlpatterns.networkPolicy" (dict "root" . "selector" $labelsYaml "port" 8080) }}
 */}}
 {{- define "mlpatterns.networkPolicy" -}}
-{{- if .root.Values.networkPolicy.enabled }}
+{{- $root := .root -}}
+{{- if $root.Values.networkPolicy.enabled }}
+{{- $mesh := false -}}
+{{- with $root.Values.mesh }}{{ $mesh = .enabled }}{{ end -}}
+{{- $metricsPort := 0 -}}
+{{- with $root.Values.monitoring }}{{ $metricsPort = .port }}{{ end -}}
+{{- $from := $root.Values.networkPolicy.from -}}
+{{- if and $mesh (not $from) }}
+{{- $from = include "mlpatterns.namespacePeers" (include "mlpatterns.meshPrincipals" $root | fromYamlArray) | fromYamlArray -}}
+{{- end }}
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
-  name: {{ include "mlpatterns.fullname" .root }}
-  namespace: {{ include "mlpatterns.namespace" .root }}
+  name: {{ include "mlpatterns.fullname" $root }}
+  namespace: {{ include "mlpatterns.namespace" $root }}
   labels:
-    {{- include "mlpatterns.labels" .root | nindent 4 }}
+    {{- include "mlpatterns.labels" $root | nindent 4 }}
 spec:
   podSelector:
     matchLabels:
@@ -24,12 +36,37 @@ spec:
     - ports:
         - port: {{ .port }}
           protocol: TCP
-      {{- with .root.Values.networkPolicy.from }}
+      {{- with $from }}
       from:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+    {{- with $metricsPort }}
+    - ports:
+        - port: {{ . }}
+          protocol: TCP
+      {{- $scrapers := $from }}
+      {{- if $mesh }}
+      {{- $scrapers = include "mlpatterns.namespacePeers" (list $root.Values.mesh.prometheus) | fromYamlArray }}
+      {{- end }}
+      {{- with $scrapers }}
+      from:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+    {{- end }}
   {{- else }}
   ingress: []
   {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+mlpatterns.namespacePeers: NetworkPolicy peers for the namespaces of a list of mesh principals.
+Usage: {{ include "mlpatterns.namespacePeers" $principals | fromYamlArray }}
+*/}}
+{{- define "mlpatterns.namespacePeers" -}}
+{{- range include "mlpatterns.principalNamespaces" . | fromYamlArray }}
+- namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: {{ . }}
 {{- end }}
 {{- end -}}

@@ -65,6 +65,9 @@ Usage: args: {{- include "mlpatterns.serverArgs" . | nindent 12 }}
 {{- end }}
 {{- end }}
 - --namespace={{ .Release.Namespace }}
+{{- with .Values.monitoring.port }}
+- --metrics_port={{ . }}
+{{- end }}
 {{- range .Values.server.extraArgs }}
 - {{ . | quote }}
 {{- end }}
@@ -98,6 +101,25 @@ Usage: {{- with include "mlpatterns.serverEnvFrom" . }}
 {{- with .Values.credentialsSecret }}
 - secretRef:
     name: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+mlpatterns.serverPorts: the server container's ports: predictions on 8080 (named .name, http by
+default), and /metrics on .Values.monitoring.port when it has a port of its own.
+Usage: ports: {{- include "mlpatterns.serverPorts" (dict "root" . "name" "http1") | nindent 12 }}
+*/}}
+{{- define "mlpatterns.serverPorts" -}}
+- name: {{ .name | default "http" }}
+  containerPort: 8080
+  protocol: TCP
+{{- with .root.Values.monitoring.port }}
+{{- if eq (int .) 8080 }}
+{{- fail "monitoring.port 8080 is the prediction port: give /metrics another port, or 0 to keep it on 8080" }}
+{{- end }}
+- name: metrics
+  containerPort: {{ . }}
+  protocol: TCP
 {{- end }}
 {{- end -}}
 

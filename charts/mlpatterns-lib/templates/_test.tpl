@@ -5,6 +5,8 @@ and a NetworkPolicy that admits nothing to it.
 Usage: {{ include "mlpatterns.testHook" (dict "root" . "name" "predict" "script" $python "env" $envYaml) }}
 */}}
 {{- define "mlpatterns.testHook" -}}
+{{- $mesh := false -}}
+{{- with .root.Values.mesh }}{{ $mesh = .enabled }}{{ end -}}
 apiVersion: v1
 kind: Pod
 metadata:
@@ -13,14 +15,23 @@ metadata:
   labels:
     {{- include "mlpatterns.labels" .root | nindent 4 }}
     mlpatterns.dev/test: {{ .root.Release.Name }}
+    {{- if $mesh }}
+    sidecar.istio.io/inject: "true"
+    {{- end }}
   annotations:
     helm.sh/hook: test
     helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
     {{- include "mlpatterns.checkovSkips" (dict "root" .root) | nindent 4 }}
     checkov.io/skip4: CKV_K8S_8=a one-shot test pod that exits after one request has nothing to probe for liveness
     checkov.io/skip5: CKV_K8S_9=a one-shot test pod that exits after one request has nothing to probe for readiness
+    {{- if $mesh }}
+    # The check calls the model over mutual TLS, so it waits for its sidecar, and ends it when done.
+    proxy.istio.io/config: '{"holdApplicationUntilProxyStarts": true}'
+    {{- end }}
 spec:
   restartPolicy: Never
+  # The release's identity: in the mesh, the model's AuthorizationPolicy admits it.
+  serviceAccountName: {{ include "mlpatterns.serviceAccountName" .root }}
   automountServiceAccountToken: false
   securityContext:
     {{- include "mlpatterns.podSecurityContext" .root | nindent 4 }}
@@ -31,6 +42,10 @@ spec:
       command: ["python", "-c"]
       args:
         - |
+          {{- if $mesh }}
+          import atexit, urllib.request
+          atexit.register(lambda: urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:15020/quitquitquit", method="POST"), timeout=5))
+          {{- end }}
           {{- .script | nindent 10 }}
       env:
         {{- .env | nindent 8 }}

@@ -132,7 +132,32 @@ def network_policy() -> Schema:
 
 
 def monitoring() -> Schema:
-    return obj({"enabled": boolean(), "interval": string(pattern=DURATION), "labels": string_map()}, ["enabled"])
+    return obj(
+        {
+            "enabled": boolean(),
+            "interval": string(pattern=DURATION),
+            "labels": string_map(),
+            "port": integer(0, 65535),
+        },
+        ["enabled"],
+    )
+
+
+# A SPIFFE identity as Istio writes it: <trust domain>/ns/<namespace>/sa/<service account>.
+PRINCIPAL = r"^[a-z0-9.-]+/ns/[a-z0-9]([-a-z0-9]*[a-z0-9])?/sa/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+
+
+def mesh() -> Schema:
+    principal = string(pattern=PRINCIPAL)
+    return obj(
+        {
+            "enabled": boolean(),
+            "ingressGateway": principal,
+            "callers": {"type": "array", "items": principal},
+            "prometheus": principal,
+        },
+        ["enabled"],
+    )
 
 
 def placement() -> dict[str, Schema]:
@@ -165,6 +190,7 @@ def common() -> dict[str, Schema]:
         "serviceAccount": service_account(),
         "networkPolicy": network_policy(),
         "monitoring": monitoring(),
+        "mesh": mesh(),
         **placement(),
         "test": test_hook(),
     }
@@ -284,7 +310,9 @@ CRON = r"^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$"
 
 def batch_training() -> Schema:
     """The CronJob chart: no model server, so no server/model/test sections."""
-    properties = {key: value for key, value in common().items() if key not in ("server", "test", "credentialsSecret")}
+    properties = {
+        key: value for key, value in common().items() if key not in ("server", "test", "credentialsSecret", "mesh")
+    }
     return document(
         {
             **properties,

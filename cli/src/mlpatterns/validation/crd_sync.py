@@ -30,6 +30,8 @@ KINDS: list[tuple[str, str]] = [
     ("serving.kserve.io/v1alpha1", "ClusterServingRuntime"),
     ("monitoring.coreos.com/v1", "PodMonitor"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("security.istio.io/v1", "AuthorizationPolicy"),
+    ("security.istio.io/v1", "PeerAuthentication"),
 ]
 
 # A repeated sub-schema is stored once when it is at least this big (compact JSON characters).
