@@ -22,7 +22,10 @@ KSERVE = (
     "also needs Knative Serving"
 )
 MLFLOW = "An MLflow tracking server the pods can reach, only for `models:/` URIs (`model.trackingUri`)"
-ISTIO = "Istio is not needed by this chart (the QA charts will need it)"
+ISTIO = (
+    "Istio 1.22 or newer only with `mesh.enabled=true` (security.istio.io/v1): label the namespace "
+    "`istio-injection=enabled` and apply `kubectl apply -n <namespace> -k manifests/istio/` (STRICT mutual TLS)"
+)
 
 
 def prometheus(kind: str) -> str:
@@ -64,7 +67,7 @@ INSTALLS = {
     ),
     "batch-training": Install(
         "training-python",
-        ["An MLflow tracking server with its model registry, reachable from the pods (`mlflow.trackingUri`)", ISTIO],
+        ["An MLflow tracking server with its model registry, reachable from the pods (`mlflow.trackingUri`)"],
         ["mlflow.trackingUri=http://mlflow.mlflow.svc:5000", "mlflow.credentialsSecret=mlflow-credentials"],
         kserve=False, then=["kubectl create job --from=cronjob/iris-batch-training iris-now"],
     ),
