@@ -5,7 +5,7 @@ PYTEST_ARGS ?=
 REGISTRY ?= ghcr.io/mlpatterns
 TAG ?= 0.1.0
 
-.PHONY: setup test lint typecheck unit demo bench lock images push-images
+.PHONY: setup test lint typecheck unit demo bench soak lock images push-images
 
 setup:
 	bash scripts/setup.sh
@@ -26,7 +26,12 @@ demo:
 	$(VENV)/python scripts/demo.py
 
 bench:
-	$(VENV)/python bench/serving.py
+	$(VENV)/python -m bench.serving
+	$(VENV)/python -m bench.event_loop
+
+# Ten minutes of steady load, invalid requests and a sink outage: memory, files, 5xx (bench/README.md).
+soak:
+	$(VENV)/python -m bench.soak
 
 # The model server and training images, with Docker (MODEL_PATH=dir also bakes a model-in-image server).
 images:

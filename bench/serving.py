@@ -11,12 +11,9 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +24,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import ROOT, free_port, wait_ready
+
 PYTHON = sys.executable
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONCURRENCY = (1, 32)
@@ -44,26 +42,6 @@ class Result:
     rps: float
     p50_ms: float
     p99_ms: float
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(port: int, process: subprocess.Popen[bytes], path: str) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not become ready")
 
 
 def servers(model_dir: Path) -> dict[str, tuple[list[str], str]]:
