@@ -48,7 +48,9 @@ class PredictionLog:
         self._buffered = metrics.prediction_log_buffered.labels(sink=sink.name)
 
     def record(self, event: PredictionEvent) -> None:
-        payload = event.to_json()
+        # orjson's bytes keep the 4 KiB buffer they were written into: held as it is, a 300-byte
+        # event would cost 4 KiB while the sink is down. A copy costs its own size.
+        payload = bytes(memoryview(event.to_json()))
         if self._bytes + len(payload) > self.capacity_bytes:
             self._dropped.inc()
             return
@@ -58,6 +60,14 @@ class PredictionLog:
         # While the sink is down the sender waits out its backoff: new events do not cut it short.
         if self._reachable and not self._wakeup.is_set():
             self._wakeup.set()
+
+    @property
+    def held_bytes(self) -> int:
+        return self._bytes
+
+    @property
+    def held_events(self) -> int:
+        return len(self._buffer)
 
     def _hold(self, payload: bytes) -> None:
         self._buffer.append(payload)
