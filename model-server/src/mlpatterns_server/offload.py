@@ -7,8 +7,12 @@ take the usual path, untouched. Client mistakes raised in the helper come back a
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -16,12 +20,23 @@ from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _start_helper(server: int) -> None:
+    """In the helper, first: die with the server, even one killed with no chance to stop its
+    helper (the helper holds both ends of its own task queue, so it would never see the server
+    go); then import the decoders ahead of the first large request."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != server:  # the server died before the line above took effect
+        os._exit(0)
+    import mlpatterns_server.protocol.v1
+    import mlpatterns_server.protocol.v2  # noqa: F401
 
 
 def _ready() -> None:
-    """Imports the decoders in the helper ahead of the first large request."""
-    import mlpatterns_server.protocol.v1
-    import mlpatterns_server.protocol.v2  # noqa: F401
+    """A no-op task: it makes the pool start its helper now, not at the first large request."""
 
 
 class Offload:
@@ -31,12 +46,14 @@ class Offload:
 
     def start(self) -> None:
         if self.threshold > 0:
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_helper, initargs=(os.getpid(),)
+            )
             self._pool.submit(_ready)
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
     def wants(self, size: int) -> bool:

@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -145,3 +146,19 @@ def test_large_predictions_held_for_a_dead_sink_stay_within_the_cap(
     spooled = sum(path.stat().st_size for path in spool_root.rglob("*.jsonl"))
     assert spooled <= 8 * 1024 * 1024
     assert rss_mb(server.process.pid) - before < 250
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+def test_the_helper_does_not_outlive_the_server(start_server: ServerFactory, iris: Iris, stop: int) -> None:
+    server = start_server("--model_dir", str(iris.joblib_dir))
+    deadline = time.monotonic() + 30
+    while not _helpers(server.process.pid):  # started with the server, ahead of any large request
+        assert time.monotonic() < deadline, "no helper started"
+        time.sleep(0.05)
+    (helper,) = _helpers(server.process.pid)
+    server.process.signal(stop)
+    server.process.wait_exit(timeout=60)
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{helper}").exists() and b"spawn_main" in Path(f"/proc/{helper}/cmdline").read_bytes():
+        assert time.monotonic() < deadline, "the helper outlived the server"
+        time.sleep(0.05)
