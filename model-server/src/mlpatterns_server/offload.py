@@ -26,7 +26,7 @@ PR_SET_PDEATHSIG = 1  # prctl(2)
 def _start_helper(server: int) -> None:
     """In the helper, first: die with the server, even one killed with no chance to stop its
     helper (the helper holds both ends of its own task queue, so it would never see the server
-    go); then import the decoders ahead of the first large request."""
+    go); then import the decoders."""
     if sys.platform == "linux":
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != server:  # the server died before the line above took effect
@@ -35,21 +35,18 @@ def _start_helper(server: int) -> None:
     import mlpatterns_server.protocol.v2  # noqa: F401
 
 
-def _ready() -> None:
-    """A no-op task: it makes the pool start its helper now, not at the first large request."""
-
-
 class Offload:
     def __init__(self, threshold_bytes: int) -> None:
         self.threshold = threshold_bytes
         self._pool: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
+        """Ready to decode; the helper process itself starts with the first large request (about
+        a second), so servers that never get one never pay for it."""
         if self.threshold > 0:
             self._pool = ProcessPoolExecutor(
                 1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_helper, initargs=(os.getpid(),)
             )
-            self._pool.submit(_ready)
 
     def close(self) -> None:
         if self._pool is not None:

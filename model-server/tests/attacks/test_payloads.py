@@ -116,7 +116,8 @@ def test_large_bodies_are_decoded_in_a_helper_that_is_replaced_if_it_dies(server
     assert answer.status_code == 200
     assert len(answer.json()["predictions"]) == 50_000
     assert "the decoding helper process died; starting a new one" in server.process.logs()
-    assert len(_helpers(server.process.pid)) == 1
+    assert post(server, "v1", rows).status_code == 200
+    assert len(_helpers(server.process.pid)) == 1, "the next large body has a helper again"
 
 
 def test_large_predictions_held_for_a_dead_sink_stay_within_the_cap(
@@ -151,10 +152,8 @@ def test_large_predictions_held_for_a_dead_sink_stay_within_the_cap(
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
 def test_the_helper_does_not_outlive_the_server(start_server: ServerFactory, iris: Iris, stop: int) -> None:
     server = start_server("--model_dir", str(iris.joblib_dir))
-    deadline = time.monotonic() + 30
-    while not _helpers(server.process.pid):  # started with the server, ahead of any large request
-        assert time.monotonic() < deadline, "no helper started"
-        time.sleep(0.05)
+    assert _helpers(server.process.pid) == [], "the helper starts with the first large request"
+    assert post(server, "v1", json.dumps({"instances": [ROW] * 50_000}).encode()).status_code == 200
     (helper,) = _helpers(server.process.pid)
     server.process.signal(stop)
     server.process.wait_exit(timeout=60)
