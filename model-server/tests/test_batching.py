@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mlpatterns_server.batching import MicroBatcher
-from mlpatterns_server.loading.predictor import Tensors
+from mlpatterns_server.loading.loaded import Tensors
 from mlpatterns_server.metrics import ServerMetrics
 from tests.support.model_server import Iris, ServerFactory
 

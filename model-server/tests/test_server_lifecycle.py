@@ -137,3 +137,15 @@ def test_every_process_logs_in_one_format(start_server: ServerFactory, iris: Iri
     while len(serving_workers()) < 2:
         assert time.monotonic() < deadline, "each worker's INFO line should be there"
         time.sleep(0.1)
+
+
+def test_serving_never_imports_kserve(iris: Iris) -> None:
+    """KServe (with the Kubernetes client) is imported only to run under stock KServe."""
+    probe = (
+        "import sys; from pathlib import Path; import mlpatterns_server.app, mlpatterns_server.cli; "
+        "from mlpatterns_server.loading.formats import load_model; load_model(Path(sys.argv[1])); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('kserve', 'kubernetes')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, str(iris.joblib_dir)], capture_output=True, text=True,
+                          timeout=120, check=True)  # fmt: skip
+    assert done.stdout.strip() == "[]"

@@ -33,7 +33,7 @@ from mlpatterns_server.errors import (
     ServerError,
 )
 from mlpatterns_server.forwarding import PredictorClient
-from mlpatterns_server.loading.predictor import Tensors
+from mlpatterns_server.loading.loaded import Tensors
 from mlpatterns_server.metrics import ServerMetrics
 from mlpatterns_server.model import ServedModel
 from mlpatterns_server.offload import Offload
@@ -120,7 +120,7 @@ class InferenceService:
         self.metrics.loaded(self.model.load_seconds)
         log.info(
             "serving %s as '%s' version %s (%s)",
-            self.model.predictor.describe(),
+            self.model.loaded.describe(),
             self.model.name,
             self.model.version,
             self.settings.role,
@@ -163,7 +163,7 @@ class InferenceService:
 
     async def _v1(self, body: bytes, request: Request, request_id: str) -> Handled:
         large = self.offload.wants(len(body))
-        specs = self.model.predictor.inputs
+        specs = self.model.loaded.inputs
         tensors = await self.offload.decode(v1.decode, body, specs) if large else v1.decode(body, specs)
         inputs, rows = self.model.bind(tensors)
         if self.forwarder is not None:

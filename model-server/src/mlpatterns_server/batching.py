@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from prometheus_client import Histogram
 
-from mlpatterns_server.loading.predictor import Tensors
+from mlpatterns_server.loading.loaded import Tensors
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pydantic_settings import CliApp
 
 from mlpatterns_server import logs
 from mlpatterns_server.errors import ModelLoadError
-from mlpatterns_server.loading.predictor import Predictor
+from mlpatterns_server.loading.loaded import LoadedModel
 from mlpatterns_server.settings import ServerSettings
 
 log = logging.getLogger("mlpatterns_server")
@@ -88,14 +88,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A progress bar per download is noise in a server log.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-    from mlpatterns_server.loading.formats import load_predictor
+    from mlpatterns_server.loading.formats import load_model
     from mlpatterns_server.loading.storage import content_digest, fetch_model
 
     log.info("fetching model '%s' from %s", settings.model_name, settings.model_uri or settings.model_dir)
     try:
         fetched = fetch_model(settings)
         started = time.perf_counter()
-        predictor = load_predictor(fetched.path, settings.model_format, settings.skops_trusted_types)
+        loaded = load_model(fetched.path, settings.model_format, settings.skops_trusted_types)
         load_seconds = time.perf_counter() - started
     except ModelLoadError as error:
         log.error("cannot serve model '%s': %s", settings.model_name, error.message)
@@ -103,9 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     version = settings.model_version or fetched.registry_version or content_digest(fetched.path)
     settings = settings.model_copy(update={"model_dir": str(fetched.path), "model_uri": None, "model_version": version})
     if settings.workers == 1:
-        _serve_in_process(settings, predictor, load_seconds)
+        _serve_in_process(settings, loaded, load_seconds)
     else:
-        del predictor  # each worker loads its own copy from the local path
+        del loaded  # each worker loads its own copy from the local path
         _serve_workers(settings)
     return 0
 
@@ -141,13 +141,13 @@ def _uvicorn_options(settings: ServerSettings) -> dict[str, object]:
     }
 
 
-def _serve_in_process(settings: ServerSettings, predictor: Predictor, load_seconds: float) -> None:
+def _serve_in_process(settings: ServerSettings, loaded: LoadedModel, load_seconds: float) -> None:
     import uvicorn
 
     from mlpatterns_server.app import create_app
     from mlpatterns_server.model import ServedModel
 
-    model = ServedModel.from_settings(settings, predictor)
+    model = ServedModel.from_settings(settings, loaded)
     model.load_seconds = load_seconds
     uvicorn.run(create_app(settings, model), **_uvicorn_options(settings))  # type: ignore[arg-type]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mlpatterns_server.errors import ModelLoadError
-from mlpatterns_server.loading.predictor import Predictor
+from mlpatterns_server.loading.loaded import LoadedModel
 from mlpatterns_server.settings import ModelFormat
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def _is_candidate(path: Path) -> bool:
     return True
 
 
-def load_predictor(path: Path, requested: ModelFormat = "auto", skops_trusted_types: Sequence[str] = ()) -> Predictor:
+def load_model(path: Path, requested: ModelFormat = "auto", skops_trusted_types: Sequence[str] = ()) -> LoadedModel:
     fmt, artifact = detect_format(path, requested)
     log.info("found a %s model at %s", fmt, artifact)
     try:

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mlpatterns_server.errors import InvalidInput
-from mlpatterns_server.loading.predictor import Predictor, Tensors
+from mlpatterns_server.loading.loaded import LoadedModel, Tensors
 from mlpatterns_server.protocol.tensors import TensorSpec, datatype_of
 
 DEFAULT_OUTPUT = "predict"
@@ -42,7 +42,7 @@ def _specs(schema: Any, default_name: str) -> tuple[list[TensorSpec], bool]:
     return [TensorSpec(column.name, _column_datatype(column.type), (-1,)) for column in schema.inputs], True
 
 
-class MlflowPredictor(Predictor):
+class MlflowModel(LoadedModel):
     format: ClassVar[str] = "mlflow"
 
     def __init__(self, model: Any, source: Path) -> None:
@@ -97,7 +97,7 @@ class MlflowPredictor(Predictor):
         return f"mlflow model ({self._flavor}) from {self.source}"
 
 
-def load_mlflow(path: Path) -> MlflowPredictor:
+def load_mlflow(path: Path) -> MlflowModel:
     import mlflow.pyfunc
 
-    return MlflowPredictor(mlflow.pyfunc.load_model(str(path)), path)
+    return MlflowModel(mlflow.pyfunc.load_model(str(path)), path)

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mlpatterns_server.errors import ModelLoadError
-from mlpatterns_server.loading.predictor import Predictor, Tensors
+from mlpatterns_server.loading.loaded import LoadedModel, Tensors
 from mlpatterns_server.protocol.tensors import NUMPY_DTYPES, TensorSpec
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def _spec(node: Any) -> TensorSpec | None:
     return TensorSpec(node.name, datatype, shape)
 
 
-class OnnxPredictor(Predictor):
+class OnnxModel(LoadedModel):
     format: ClassVar[str] = "onnx"
 
     def __init__(self, session: Any, source: Path) -> None:
@@ -74,8 +74,8 @@ class OnnxPredictor(Predictor):
         return dict(zip(outputs, self.session.run(list(outputs), feed), strict=True))
 
 
-def load_onnx(path: Path) -> OnnxPredictor:
+def load_onnx(path: Path) -> OnnxModel:
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return OnnxPredictor(session, path)
+    return OnnxModel(session, path)

@@ -10,14 +10,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mlpatterns_server.errors import ModelLoadError
-from mlpatterns_server.loading.predictor import Predictor, Tensors
+from mlpatterns_server.loading.loaded import LoadedModel, Tensors
 from mlpatterns_server.protocol.tensors import TensorSpec, datatype_of
 
 # Types a .skops file may hold without being named explicitly: the estimators and their arrays.
 SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
 
 
-class SklearnPredictor(Predictor):
+class SklearnModel(LoadedModel):
     format: ClassVar[str] = "sklearn"
 
     def __init__(self, estimator: Any, source: Path) -> None:
@@ -65,15 +65,15 @@ def _dense(result: Any) -> np.ndarray:
     return np.asarray(result.toarray() if hasattr(result, "toarray") else result)
 
 
-def load_pickled(path: Path) -> SklearnPredictor:
+def load_pickled(path: Path) -> SklearnModel:
     import joblib
 
     # joblib reads its own files and plain pickles alike; both run code from the file, so only
     # serve artifacts you produced (prefer .skops from untrusted sources).
-    return SklearnPredictor(joblib.load(path), path)
+    return SklearnModel(joblib.load(path), path)
 
 
-def load_skops(path: Path, extra_trusted: Sequence[str]) -> SklearnPredictor:
+def load_skops(path: Path, extra_trusted: Sequence[str]) -> SklearnModel:
     import skops.io
 
     untrusted = skops.io.get_untrusted_types(file=path)
@@ -83,4 +83,4 @@ def load_skops(path: Path, extra_trusted: Sequence[str]) -> SklearnPredictor:
             f"{path.name} holds types outside scikit-learn, NumPy and SciPy: {', '.join(refused)}; "
             "if you trust them, list them in --skops_trusted_types"
         )
-    return SklearnPredictor(skops.io.load(path, trusted=untrusted), path)
+    return SklearnModel(skops.io.load(path, trusted=untrusted), path)

@@ -7,16 +7,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mlpatterns_server.loading.predictor import Predictor, Tensors
-from mlpatterns_server.loading.sklearn_format import SklearnPredictor
+from mlpatterns_server.loading.loaded import LoadedModel, Tensors
+from mlpatterns_server.loading.sklearn_format import SklearnModel
 from mlpatterns_server.protocol.tensors import TensorSpec
 
 
-class XGBoostSklearnPredictor(SklearnPredictor):
+class XGBoostSklearnModel(SklearnModel):
     format: ClassVar[str] = "xgboost"
 
 
-class BoosterPredictor(Predictor):
+class BoosterModel(LoadedModel):
     """A bare Booster answers with its objective's raw output (probabilities for classifiers)."""
 
     format: ClassVar[str] = "xgboost"
@@ -40,7 +40,7 @@ class BoosterPredictor(Predictor):
         return f"xgboost Booster ({self.objective}) from {self.source.name}"
 
 
-def load_xgboost(path: Path) -> Predictor:
+def load_xgboost(path: Path) -> LoadedModel:
     import xgboost
 
     booster = xgboost.Booster()
@@ -53,5 +53,5 @@ def load_xgboost(path: Path) -> Predictor:
     if estimator_type in wrappers:
         estimator = wrappers[estimator_type]()
         estimator.load_model(str(path))
-        return XGBoostSklearnPredictor(estimator, path)
-    return BoosterPredictor(booster, path)
+        return XGBoostSklearnModel(estimator, path)
+    return BoosterModel(booster, path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mlpatterns_server.loading.predictor import Tensors
+from mlpatterns_server.loading.loaded import Tensors
 from mlpatterns_server.protocol.jsonio import dump_json, jsonable
 
 

@@ -14,7 +14,7 @@ from mlpatterns_server.protocol.tensors import TensorSpec
 Tensors = dict[str, np.ndarray]
 
 
-class Predictor(ABC):
+class LoadedModel(ABC):
     """A loaded model with its real input and output tensors; the first output is the default answer."""
 
     format: ClassVar[str]
