@@ -166,7 +166,7 @@ def test_refusals_say_why(tmp_path: Path, files: dict[str, bytes], requested: st
     for name, content in files.items():
         (tmp_path / name).write_bytes(content)
     with pytest.raises(ModelLoadError, match=message):
-        load_model(tmp_path, requested)  # type: ignore[arg-type]
+        load_model(tmp_path, requested)
 
 
 def test_a_pickle_that_is_not_a_model_is_refused(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from mlpatterns_server.errors import InvalidInput, ModelNotReady
 from mlpatterns_server.loading.formats import load_model
 from mlpatterns_server.loading.loaded import LoadedModel, Tensors
 from mlpatterns_server.protocol.binding import RequestTensor, bind_inputs
-from mlpatterns_server.settings import ModelFormat, ServerSettings
+from mlpatterns_server.settings import ServerSettings
 
 
 class ServedModel:
@@ -22,7 +22,7 @@ class ServedModel:
         name: str,
         path: Path,
         version: str,
-        model_format: ModelFormat = "auto",
+        model_format: str = "auto",
         predict_proba: bool = False,
         skops_trusted_types: Sequence[str] = (),
         loaded: LoadedModel | None = None,

@@ -11,8 +11,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ModelFormat = Literal["auto", "mlflow", "sklearn", "xgboost", "onnx"]
-PredictionLogSink = Literal["none", "stdout", "redis", "http"]
+from mlpatterns_server.loading.formats import FORMATS
+from mlpatterns_server.predlog.sinks import SINKS
 
 
 class ServerSettings(BaseSettings):
@@ -38,7 +38,9 @@ class ServerSettings(BaseSettings):
         description="Where to fetch the model at start: a local path, s3://, gs://, pvc://, https://, "
         "or the MLflow registry (models:/NAME@ALIAS, models:/NAME/VERSION).",
     )
-    model_format: ModelFormat = Field("auto", description="Force a format instead of detecting it.")
+    model_format: str = Field(
+        "auto", description=f"Force a format instead of detecting it: one of {', '.join(FORMATS)}."
+    )
     model_version: str | None = Field(
         None,
         description="Version label on metrics and events (default: the registry version for models:/, "
@@ -119,7 +121,7 @@ class ServerSettings(BaseSettings):
     )
 
     # -- prediction log
-    prediction_log_sink: PredictionLogSink = "none"
+    prediction_log_sink: str = Field("none", description=f"Where events go: none, {', '.join(SINKS)}.")
     prediction_log_redis_url: str = "redis://localhost:6379/0"
     prediction_log_stream: str = "mlpatterns:predictions"
     prediction_log_stream_maxlen: int = Field(1_000_000, ge=1, description="Approximate stream cap.")
@@ -139,6 +141,20 @@ class ServerSettings(BaseSettings):
         "<model>-<role>-<port>, one per server so that servers on one host never share (or fight over) it.",
     )
     namespace: str = Field("default", description="Namespace reported in CloudEvents.")
+
+    @field_validator("model_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value != "auto" and value not in FORMATS:
+            raise ValueError(f"{value!r} is not a model format; use auto or one of {', '.join(FORMATS)}")
+        return value
+
+    @field_validator("prediction_log_sink")
+    @classmethod
+    def _known_sink(cls, value: str) -> str:
+        if value != "none" and value not in SINKS:
+            raise ValueError(f"{value!r} is not a prediction-log sink; use none or one of {', '.join(SINKS)}")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

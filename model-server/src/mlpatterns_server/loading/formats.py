@@ -1,31 +1,46 @@
-"""Which format a model artifact is in, decided from the files, and the loader for it."""
+"""The model formats the server serves, in one table: the settings, the charts' schemas, the
+ServingRuntimes and the docs are checked against it by the tests. Which format an artifact is in
+is decided from its files; each format's module (imported only when a model of it is loaded)
+builds the LoadedModel."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlpatterns_server.errors import ModelLoadError
 from mlpatterns_server.loading.loaded import LoadedModel
-from mlpatterns_server.settings import ModelFormat
 
 log = logging.getLogger(__name__)
 
-SUFFIX_FORMATS = {
-    ".joblib": "sklearn",
-    ".pkl": "sklearn",
-    ".pickle": "sklearn",
-    ".skops": "sklearn",
-    ".json": "xgboost",
-    ".ubj": "xgboost",
-    ".onnx": "onnx",
+
+@dataclass(frozen=True)
+class ModelFormat:
+    name: str  # --model_format, and the modelFormat name a KServe InferenceService asks for
+    kserve_version: str  # the modelFormat version the ServingRuntimes declare
+    suffixes: tuple[str, ...]  # the files a model of this format is found by
+    module: str  # mlpatterns_server.loading.<module>.load builds it
+
+
+FORMATS = {
+    f.name: f
+    for f in (
+        ModelFormat("sklearn", "1", (".joblib", ".pkl", ".pickle", ".skops"), "sklearn_format"),
+        ModelFormat("xgboost", "3", (".json", ".ubj"), "xgboost_format"),
+        ModelFormat("onnx", "1", (".onnx",), "onnx_format"),
+        # An MLflow model is a directory with an MLmodel file, found by that file.
+        ModelFormat("mlflow", "3", (), "mlflow_format"),
+    )
 }
+SUFFIX_FORMATS = {suffix: f.name for f in FORMATS.values() for suffix in f.suffixes}
 MLFLOW_MARKER = "MLmodel"
 _EXPECTED = "an MLmodel file (MLflow) or one of " + ", ".join(f"*{s}" for s in SUFFIX_FORMATS)
 
 
-def detect_format(path: Path, requested: ModelFormat = "auto") -> tuple[str, Path]:
+def detect_format(path: Path, requested: str = "auto") -> tuple[str, Path]:
     """The format and the artifact to load; refuses with the reason when none or several fit."""
     if not path.exists():
         raise ModelLoadError(f"model path {path} does not exist")
@@ -60,27 +75,13 @@ def _is_candidate(path: Path) -> bool:
     return True
 
 
-def load_model(path: Path, requested: ModelFormat = "auto", skops_trusted_types: Sequence[str] = ()) -> LoadedModel:
+def load_model(path: Path, requested: str = "auto", skops_trusted_types: Sequence[str] = ()) -> LoadedModel:
     fmt, artifact = detect_format(path, requested)
     log.info("found a %s model at %s", fmt, artifact)
     try:
-        if fmt == "mlflow":
-            from mlpatterns_server.loading.mlflow_format import load_mlflow
-
-            return load_mlflow(artifact)
-        if fmt == "xgboost":
-            from mlpatterns_server.loading.xgboost_format import load_xgboost
-
-            return load_xgboost(artifact)
-        if fmt == "onnx":
-            from mlpatterns_server.loading.onnx_format import load_onnx
-
-            return load_onnx(artifact)
-        from mlpatterns_server.loading.sklearn_format import load_pickled, load_skops
-
-        if artifact.suffix.lower() == ".skops":
-            return load_skops(artifact, skops_trusted_types)
-        return load_pickled(artifact)
+        module = importlib.import_module(f"mlpatterns_server.loading.{FORMATS[fmt].module}")
+        loaded: LoadedModel = module.load(artifact, skops_trusted_types)
+        return loaded
     except ModelLoadError:
         raise
     except Exception as exc:

@@ -97,7 +97,8 @@ class MlflowModel(LoadedModel):
         return f"mlflow model ({self._flavor}) from {self.source}"
 
 
-def load_mlflow(path: Path) -> MlflowModel:
+def load(path: Path, trusted_types: Sequence[str] = ()) -> MlflowModel:
+    """The format table's entry point (`trusted_types` concerns .skops files only)."""
     import mlflow.pyfunc
 
     return MlflowModel(mlflow.pyfunc.load_model(str(path)), path)

@@ -74,7 +74,8 @@ class OnnxModel(LoadedModel):
         return dict(zip(outputs, self.session.run(list(outputs), feed), strict=True))
 
 
-def load_onnx(path: Path) -> OnnxModel:
+def load(path: Path, trusted_types: Sequence[str] = ()) -> OnnxModel:
+    """The format table's entry point (`trusted_types` concerns .skops files only)."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])

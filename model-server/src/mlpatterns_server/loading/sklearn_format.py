@@ -84,3 +84,8 @@ def load_skops(path: Path, extra_trusted: Sequence[str]) -> SklearnModel:
             "if you trust them, list them in --skops_trusted_types"
         )
     return SklearnModel(skops.io.load(path, trusted=untrusted), path)
+
+
+def load(path: Path, trusted_types: Sequence[str]) -> SklearnModel:
+    """The format table's entry point: .skops files through skops (trust checked), the rest unpickled."""
+    return load_skops(path, trusted_types) if path.suffix.lower() == ".skops" else load_pickled(path)

@@ -40,7 +40,8 @@ class BoosterModel(LoadedModel):
         return f"xgboost Booster ({self.objective}) from {self.source.name}"
 
 
-def load_xgboost(path: Path) -> LoadedModel:
+def load(path: Path, trusted_types: Sequence[str] = ()) -> LoadedModel:
+    """The format table's entry point (`trusted_types` concerns .skops files only)."""
     import xgboost
 
     booster = xgboost.Booster()

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 import orjson
 
-from mlpatterns_server.settings import ServerSettings
+if TYPE_CHECKING:
+    from mlpatterns_server.settings import ServerSettings
 
 SEND_TIMEOUT_SECONDS = 2.0
 # KServe's inference logger types its events like this; receivers built for it accept ours.
@@ -120,14 +122,26 @@ class CloudEventsSink:
         await self.client.aclose()
 
 
+def _redis(settings: ServerSettings) -> Sink:
+    return RedisStreamSink(
+        settings.prediction_log_redis_url, settings.prediction_log_stream, settings.prediction_log_stream_maxlen
+    )
+
+
+def _cloudevents(settings: ServerSettings) -> Sink:
+    assert settings.prediction_log_http_url is not None
+    return CloudEventsSink(settings.prediction_log_http_url, settings.namespace)
+
+
+# The sinks, by the name --prediction_log_sink takes (and the charts' server.predictionLog.sink;
+# a test keeps the two agreed).
+SINKS: dict[str, Callable[[ServerSettings], Sink]] = {
+    "stdout": lambda settings: StdoutSink(),
+    "redis": _redis,
+    "http": _cloudevents,
+}
+
+
 def make_sink(settings: ServerSettings) -> Sink | None:
-    if settings.prediction_log_sink == "stdout":
-        return StdoutSink()
-    if settings.prediction_log_sink == "redis":
-        return RedisStreamSink(
-            settings.prediction_log_redis_url, settings.prediction_log_stream, settings.prediction_log_stream_maxlen
-        )
-    if settings.prediction_log_sink == "http":
-        assert settings.prediction_log_http_url is not None
-        return CloudEventsSink(settings.prediction_log_http_url, settings.namespace)
-    return None
+    factory = SINKS.get(settings.prediction_log_sink)
+    return factory(settings) if factory else None
