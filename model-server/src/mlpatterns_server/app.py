@@ -3,16 +3,13 @@ with no per-request middleware (stock KServe's FastAPI stack costs about a third
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import difflib
-import gc
 import logging
 import os
 import re
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -24,24 +21,17 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from mlpatterns_server import __version__, connection, logs
-from mlpatterns_server.batching import MicroBatcher
+from mlpatterns_server.dataplane.plane import DataPlane
 from mlpatterns_server.errors import (
     MethodNotAllowed,
     ModelNotFound,
-    ModelNotReady,
     RouteNotFound,
     ServerError,
 )
-from mlpatterns_server.forwarding import PredictorClient
-from mlpatterns_server.loading.loaded import Tensors
 from mlpatterns_server.metrics import ServerMetrics
 from mlpatterns_server.model import ServedModel
-from mlpatterns_server.offload import Offload
-from mlpatterns_server.predlog.event import PredictionEvent
-from mlpatterns_server.predlog.log import PredictionLog
-from mlpatterns_server.predlog.sinks import make_sink
-from mlpatterns_server.predlog.spool import Spool
-from mlpatterns_server.protocol import v1, v2
+from mlpatterns_server.protocol import v2
+from mlpatterns_server.protocol.codecs import V1, V2, V1Codec, V2Codec
 from mlpatterns_server.protocol.jsonio import dump_json
 from mlpatterns_server.request_body import BodyBudget, read_body
 from mlpatterns_server.settings import ServerSettings
@@ -61,8 +51,6 @@ JSON = "application/json"
 SETTINGS_ENV = "MLPATTERNS_WORKER_SETTINGS"
 # A client's x-request-id is echoed and logged only if it is a plausible id (Envoy's are UUIDs).
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
-# A response, and the inputs and outputs of the prediction behind it (None: nothing to log).
-Handled = tuple[Response, Tensors | None, Tensors | None]
 
 
 def json_response(document: Any, status: int = 200) -> Response:
@@ -84,8 +72,9 @@ def incoming_request_id(request: Request) -> str:
     return given if given is not None and _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
-class InferenceService:
-    """The state one worker serves from: the model, its metrics, the prediction log, the batcher."""
+class HttpFrontEnd:
+    """The HTTP front-end of one worker: routes, health and metadata, and /metrics; each inference
+    request's body is read within its bounds and handed to the data plane, which answers it."""
 
     def __init__(self, settings: ServerSettings, model: ServedModel, serve_metrics_port: bool = True) -> None:
         self.settings = settings
@@ -93,65 +82,24 @@ class InferenceService:
         self.serve_metrics_port = serve_metrics_port and settings.metrics_port > 0
         self.model = model
         self.metrics = ServerMetrics(model.name, model.version, settings.role)
-        self.prediction_log = self._prediction_log(settings)
-        # Transformer mode: the model is the preprocessor, the predictor predicts.
-        self.forwarder = PredictorClient(settings) if settings.predictor_host else None
-        self.batcher = (
-            MicroBatcher(model.infer, settings.max_batch_size, settings.max_batch_wait_ms, self.metrics.batch_rows)
-            if settings.enable_batching and self.forwarder is None
-            else None
-        )
+        self.plane = DataPlane(settings, model, self.metrics)
         self.bodies = BodyBudget(settings.max_bodies_in_flight_bytes)
-        self.offload = Offload(settings.offload_bytes)
-
-    def _prediction_log(self, settings: ServerSettings) -> PredictionLog | None:
-        sink = make_sink(settings)
-        if sink is None:
-            return None
-        spool = Spool(settings.spool_directory) if settings.prediction_log_spool else None
-        return PredictionLog(
-            sink, settings.prediction_log_buffer_bytes, settings.prediction_log_flush_seconds, self.metrics, spool
-        )
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        if not self.model.ready:
-            self.model.load()
-        self.metrics.loaded(self.model.load_seconds)
-        log.info(
-            "serving %s as '%s' version %s (%s)",
-            self.model.loaded.describe(),
-            self.model.name,
-            self.model.version,
-            self.settings.role,
-        )
-        # The libraries and the model are ~250k long-lived objects: a full collection over them
-        # stalls every request for ~100 ms. Freeze them so collections only walk new objects.
-        gc.collect()
-        gc.freeze()
-        if self.prediction_log:
-            self.prediction_log.start()
-        if self.batcher:
-            self.batcher.start()
-        self.offload.start()
+        self.plane.start()
         stop_metrics = (
             self.metrics.serve_port(self.settings.metrics_port, self.settings.host) if self.serve_metrics_port else None
         )
         yield
         if stop_metrics:
             stop_metrics()
-        self.offload.close()
-        if self.batcher:
-            await self.batcher.close()
-        if self.prediction_log:
-            await self.prediction_log.close()
-        if self.forwarder:
-            await self.forwarder.close()
+        await self.plane.close()
 
     # -- inference
 
     async def v1_predict(self, request: Request) -> Response:
-        return await self._inference(request, self._v1)
+        return await self._inference(request, V1)
 
     async def v2_infer(self, request: Request) -> Response:
         version = request.path_params.get("version")
@@ -159,95 +107,21 @@ class InferenceService:
             return error_response(
                 ModelNotFound(f"model '{self.model.name}' has version {self.model.version}, not {version}")
             )
-        return await self._inference(request, self._v2)
+        return await self._inference(request, V2)
 
-    async def _v1(self, body: bytes, request: Request, request_id: str) -> Handled:
-        large = self.offload.wants(len(body))
-        specs = self.model.loaded.inputs
-        tensors = await self.offload.decode(v1.decode, body, specs) if large else v1.decode(body, specs)
-        inputs, rows = self.model.bind(tensors)
-        if self.forwarder is not None:
-            return await self._forward(inputs, request, request_id, large)
-        answer = self.model.v1_output
-        outputs = await self._predict(inputs, (answer,), rows, large)
-        return Response(v1.encode(outputs[answer]), media_type=JSON), inputs, outputs
-
-    async def _v2(self, body: bytes, request: Request, request_id: str) -> Handled:
-        header_length = request.headers.get(v2.HEADER_LENGTH)
-        # Binary tensors decode at memory speed; only a large JSON body is worth the helper.
-        large = header_length is None and self.offload.wants(len(body))
-        decoded = await self.offload.decode(v2.decode, body, header_length) if large else v2.decode(body, header_length)
-        if self.forwarder is not None:
-            return await self._forward(self.model.bind(decoded.tensors)[0], request, request_id, large)
-        names = self.model.check_outputs(list(decoded.outputs))
-        inputs, rows = self.model.bind(decoded.tensors)
-        outputs = await self._predict(inputs, names, rows, large)
-        content, headers = v2.encode(decoded, self.model.name, self.model.version, request_id, outputs)
-        return Response(content, media_type=JSON, headers=headers), inputs, outputs
-
-    async def _forward(self, inputs: Tensors, request: Request, request_id: str, large: bool) -> Handled:
-        """Preprocess, then let the predictor answer; its answer (and status) is the response.
-        The predictor logs the prediction, under the same x-request-id."""
-        assert self.forwarder is not None
-        output = self.model.transform_output
-        transformed = await self._predict(inputs, (output,), 0, large) if large else self.model.infer(inputs, (output,))
-        features = transformed[output]
-        answer = await self.forwarder.predict(features, {**request.headers, "x-request-id": request_id})
-        content_type = answer.headers.get("content-type", JSON)
-        return Response(answer.content, status_code=answer.status_code, media_type=content_type), None, None
-
-    async def _predict(self, inputs: Tensors, outputs: tuple[str, ...], rows: int, large: bool) -> Tensors:
-        if large:  # off the event loop; too big to gain anything from a batch
-            return await asyncio.to_thread(self.model.infer, inputs, outputs)
-        if self.batcher is not None:
-            return await self.batcher.submit(inputs, outputs, rows)
-        return self.model.infer(inputs, outputs)
-
-    async def _inference(
-        self,
-        request: Request,
-        handle: Callable[[bytes, Request, str], Awaitable[Handled]],
-    ) -> Response:
-        started = time.perf_counter()
+    async def _inference(self, request: Request, codec: V1Codec | V2Codec) -> Response:
         request_id = incoming_request_id(request)
-        self.metrics.in_flight.inc()
-        try:
-            self._check_model(request.path_params["name"])
-            body = await read_body(
-                request, self.settings.max_body_bytes, self.settings.body_timeout_seconds, self.bodies
-            )
-            response, inputs, outputs = await handle(body, request, request_id)
-        except ServerError as error:
-            response, inputs, outputs = error_response(error), None, None
-        except Exception:
-            log.exception("inference failed for request %s", request_id)
-            message = f"internal error while predicting (request {request_id}); see the server log"
-            response, inputs, outputs = json_response({"error": message}, 500), None, None
-        finally:
-            self.metrics.in_flight.dec()
-        elapsed = time.perf_counter() - started
-        self.metrics.observe(response.status_code, elapsed)
-        response.headers["x-request-id"] = request_id
-        if self.prediction_log is not None and inputs is not None and outputs is not None:
-            self.prediction_log.record(
-                PredictionEvent(
-                    request_id,
-                    self.model.name,
-                    self.model.version,
-                    self.settings.role,
-                    inputs,
-                    outputs,
-                    elapsed * 1000,
-                    time.time(),
-                )
-            )
-        return response
 
-    def _check_model(self, name: str) -> None:
-        if name != self.model.name:
-            raise ModelNotFound(f"model '{name}' is not served here; this server serves '{self.model.name}'")
-        if not self.model.ready:
-            raise ModelNotReady(f"model '{name}' is not loaded yet")
+        def body() -> Awaitable[bytes]:
+            return read_body(request, self.settings.max_body_bytes, self.settings.body_timeout_seconds, self.bodies)
+
+        answer = await self.plane.handle(
+            codec, body, request.path_params["name"], request_id, request.headers, request.headers.get(v2.HEADER_LENGTH)
+        )
+        response = Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+        response.headers.update(answer.headers)
+        response.headers["x-request-id"] = request_id
+        return response
 
     # -- health and metadata
 
@@ -268,7 +142,7 @@ class InferenceService:
 
     async def v2_model_metadata(self, request: Request) -> Response:
         try:
-            self._check_model(request.path_params["name"])
+            self.plane.check_model(request.path_params["name"])
         except ServerError as error:
             return error_response(error)
         return json_response(self.model.metadata())
@@ -330,7 +204,7 @@ def not_found(method: str, path: str, model: str) -> RouteNotFound:
 
 
 def create_app(settings: ServerSettings, model: ServedModel, serve_metrics_port: bool = True) -> ASGIApp:
-    service = InferenceService(settings, model, serve_metrics_port)
+    service = HttpFrontEnd(settings, model, serve_metrics_port)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
