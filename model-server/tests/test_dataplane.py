@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import orjson
 import pytest
 
 from mlpatterns_server.dataplane.plane import Answer, DataPlane
-from mlpatterns_server.dataplane.stages import Batching, LocalModel
+from mlpatterns_server.dataplane.stages import Batching, Inference, LocalModel
 from mlpatterns_server.loading.loaded import Tensors
 from mlpatterns_server.metrics import ServerMetrics
 from mlpatterns_server.model import ServedModel
@@ -19,11 +20,12 @@ from mlpatterns_server.protocol.codecs import V1, V2
 from mlpatterns_server.settings import ServerSettings
 from tests.support.model_server import Iris
 
+T = TypeVar("T")
+
 
 def plane_for(iris: Iris, tmp_path: Path, **overrides: object) -> DataPlane:
-    settings = ServerSettings(
-        model_name="iris", model_dir=str(iris.joblib_dir), model_version="7", prediction_log_spool=False, **overrides
-    )
+    given = {"model_name": "iris", "model_dir": str(iris.joblib_dir), "model_version": "7"}
+    settings = ServerSettings.model_validate({**given, "prediction_log_spool": False, **overrides})
     model = ServedModel.from_settings(settings)
     return DataPlane(settings, model, ServerMetrics("iris", "7", "primary"))
 
@@ -45,8 +47,8 @@ class Recorded:
         self.calls.append((request_id, inputs, outputs, answer.status))
 
 
-def run(plane: DataPlane, coroutine: Callable[[], Awaitable[object]]) -> object:
-    async def main() -> object:
+def run(plane: DataPlane, coroutine: Callable[[], Awaitable[T]]) -> T:
+    async def main() -> T:
         plane.start()
         try:
             return await coroutine()
@@ -68,7 +70,7 @@ def test_v1_and_v2_answer_what_the_model_predicts_and_hooks_see_each_prediction(
         second = await plane.handle(V2, body_of(v2_request), "iris", "r2")
         return first, second
 
-    v1_answer, v2_answer = run(plane, both)  # type: ignore[misc]
+    v1_answer, v2_answer = run(plane, both)
     expected = iris.estimator.predict(iris.features[:3]).tolist()
     assert v1_answer.status == 200
     assert orjson.loads(v1_answer.body) == {"predictions": expected}
@@ -124,7 +126,7 @@ def test_a_fault_of_the_server_is_a_500_naming_the_request(iris: Iris, tmp_path:
     plane = plane_for(iris, tmp_path)
 
     class Broken(LocalModel):
-        async def run(self, inference: object) -> Tensors:  # type: ignore[override]
+        async def run(self, inference: Inference) -> Tensors:
             raise RuntimeError("disk on fire")
 
     plane.stage = Broken(plane.model)
