@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mlpatterns.charts import schemas
 from mlpatterns.charts.rendering import render
+from mlpatterns.charts.schemas import core, kserve
 from mlpatterns.paths import REPOSITORY, charts_dir
 from mlpatterns_server.loading.formats import FORMATS
 from mlpatterns_server.predlog.sinks import SINKS
@@ -28,7 +28,7 @@ def _declared(runtime: dict[str, Any]) -> dict[str, str]:
 
 
 def test_the_chart_schemas_offer_exactly_the_servers_formats() -> None:
-    assert sorted(schemas.MODEL_FORMATS) == sorted(FORMATS)
+    assert sorted(kserve.MODEL_FORMATS) == sorted(FORMATS)
 
 
 def test_the_serving_runtimes_declare_exactly_the_servers_formats() -> None:
@@ -50,7 +50,7 @@ def test_the_docs_list_each_format_with_its_files() -> None:
 
 
 def test_the_chart_schemas_and_the_docs_offer_exactly_the_sinks() -> None:
-    sink_enum = schemas.server()["properties"]["predictionLog"]["properties"]["sink"]["enum"]
+    sink_enum = core.server()["properties"]["predictionLog"]["properties"]["sink"]["enum"]
     assert sorted(sink_enum) == sorted(["none", *SINKS])
     table = DOCS.split("| sink | where the event goes | settings |", 1)[1].split("\n\n", 1)[0]
     assert sorted(re.findall(r"^\| `(\w+)` \|", table, re.MULTILINE)) == sorted(SINKS)

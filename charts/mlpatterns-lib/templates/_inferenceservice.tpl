@@ -38,12 +38,16 @@ scaleTarget: {{ $c.scaleTarget }}
 {{- end -}}
 
 {{/*
-mlpatterns.componentPod: pod-level settings of a component: identity, restricted security and
-placement. (Volumes: a runtime-based predictor gets /tmp from the ServingRuntime; components with
+mlpatterns.componentPod: pod-level settings of a component: pod annotations (KServe puts a
+component's annotations on its pods), identity, restricted security and placement. (Volumes: a runtime-based predictor gets /tmp from the ServingRuntime; components with
 their own containers add mlpatterns.tmpVolume.)
 Usage: {{- include "mlpatterns.componentPod" . | nindent 4 }}
 */}}
 {{- define "mlpatterns.componentPod" -}}
+{{- with .Values.podAnnotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 serviceAccountName: {{ include "mlpatterns.serviceAccountName" . }}
 securityContext:
   {{- include "mlpatterns.podSecurityContext" . | nindent 2 }}
@@ -107,6 +111,8 @@ spec:
         - --model_dir=/tmp/model
         {{- end }}
         {{- include "mlpatterns.serverArgs" $root | nindent 8 }}
+      {{- /* KServe merges these into the runtime's container: the startup probe's budget is the chart's. */}}
+      {{- include "mlpatterns.serverProbes" $root | nindent 6 }}
       {{- include "mlpatterns.serverContainerSettings" (dict "root" $root) | nindent 6 }}
     {{- end }}
   {{- with .transformer }}

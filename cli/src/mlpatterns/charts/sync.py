@@ -1,5 +1,5 @@
 """Keep the generated parts of the charts in step with their sources: each pattern chart's
-values.schema.json (from schemas.py), the values table of its README (from values.yaml), and the
+values.schema.json (from its module in schemas/), the values table of its README (from values.yaml), and the
 packaged library chart in its charts/ folder (so `helm install` works from a fresh clone)."""
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def sync(check: bool = False) -> list[str]:
                 helm.dependency_update(chart)
         build = CHART_SCHEMAS.get(chart.name)
         if build is None:
-            drift.append(f"{chart.name}: no schema in mlpatterns/charts/schemas.py")
+            drift.append(f"{chart.name}: no schema module in mlpatterns/charts/schemas/")
         else:
             _write_if_changed(chart / "values.schema.json", json.dumps(build(), indent=2) + "\n", check, drift)
         readme = chart / "README.md"

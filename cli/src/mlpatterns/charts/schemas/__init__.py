@@ -1,0 +1,26 @@
+"""Every pattern chart's values.schema.json: one module per chart, on shared pieces (core.py,
+kserve.py). `mlpatterns charts sync` writes them; the tests fail when a chart's committed schema
+differs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mlpatterns.charts.schemas import (
+    batch_training,
+    model_in_image,
+    model_load,
+    preprocess_prediction,
+    synchronous,
+    web_single,
+)
+from mlpatterns.charts.schemas.core import Schema
+
+CHART_SCHEMAS: dict[str, Callable[[], Schema]] = {
+    "web-single": web_single.schema,
+    "synchronous": synchronous.schema,
+    "model-load": model_load.schema,
+    "model-in-image": model_in_image.schema,
+    "preprocess-prediction": preprocess_prediction.schema,
+    "batch-training": batch_training.schema,
+}
