@@ -22,6 +22,19 @@ def iris(tmp_path_factory: pytest.TempPathFactory) -> Iris:
     return Iris(features, labels, estimator, model_dir)
 
 
+@pytest.fixture(scope="session")
+def column_model(iris: Iris, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow model whose signature names its columns, as models trained on DataFrames have."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    frame = pd.DataFrame(iris.features, columns=["sepal_length", "sepal_width", "petal_length", "petal_width"])
+    path = tmp_path_factory.mktemp("column-model") / "model"
+    mlflow.sklearn.save_model(iris.estimator, path, signature=infer_signature(frame, iris.estimator.predict(frame)))
+    return path
+
+
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
     factory = ServerFactory(tmp_path)

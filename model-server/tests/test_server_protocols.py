@@ -7,13 +7,9 @@ import asyncio
 from pathlib import Path
 
 import httpx
-import mlflow
 import numpy as np
-import pandas as pd
-import pytest
 import tritonclient.http as triton
 from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
-from mlflow.models import infer_signature
 from skl2onnx import to_onnx
 
 from tests.support.model_server import Iris, Server, ServerFactory
@@ -122,15 +118,6 @@ def test_onnx_model_over_binary_v2(start_server: ServerFactory, iris: Iris, tmp_
     result = client.infer("iris", [tensor], outputs=outputs)
     np.testing.assert_array_equal(result.as_numpy("label"), iris.estimator.predict(rows))
     assert result.as_numpy("probabilities").dtype == np.float32
-
-
-@pytest.fixture(scope="module")
-def column_model(iris: Iris, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An MLflow model whose signature names its columns, as models trained on DataFrames have."""
-    frame = pd.DataFrame(iris.features, columns=["sepal_length", "sepal_width", "petal_length", "petal_width"])
-    path = tmp_path_factory.mktemp("column-model") / "model"
-    mlflow.sklearn.save_model(iris.estimator, path, signature=infer_signature(frame, iris.estimator.predict(frame)))
-    return path
 
 
 def test_column_model_takes_rows_objects_columns_and_tables(

@@ -94,6 +94,12 @@ class ServerMetrics:
             buckets=BATCH_BUCKETS,
             registry=target,
         ).labels(model=model)
+        self.cache_requests = Counter(
+            "mlpatterns_cache_requests",
+            "Prediction-cache lookups by result: hit, miss, error (Redis down or slow; predicted as usual).",
+            ["model", "result"],
+            registry=target,
+        )
         self.http_refused = Counter(
             "mlpatterns_http_refused",
             "Requests refused before they reached a handler, by reason (header_timeout, headers_too_large, "

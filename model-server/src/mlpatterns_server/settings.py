@@ -120,6 +120,18 @@ class ServerSettings(BaseSettings):
         description="How long an idle model waits to fill a batch; 0 takes whatever is queued.",
     )
 
+    # -- prediction cache
+    cache_redis_url: str | None = Field(
+        None, description="Keep answers in this Redis (redis://[:password@]host:port/db); unset, no cache."
+    )
+    cache_ttl_seconds: int = Field(600, ge=1, description="How long a cached answer is kept.")
+    cache_max_value_bytes: int = Field(
+        1024 * 1024, ge=1, description="Answers larger than this are not cached (large batch requests)."
+    )
+    cache_timeout_ms: float = Field(
+        5.0, gt=0, description="Longest wait for Redis on a request; past it the request is predicted as usual."
+    )
+
     # -- prediction log
     prediction_log_sink: str = Field("none", description=f"Where events go: none, {', '.join(SINKS)}.")
     prediction_log_redis_url: str = "redis://localhost:6379/0"
@@ -171,6 +183,11 @@ class ServerSettings(BaseSettings):
     def _check(self) -> ServerSettings:
         if not self.model_dir and not self.model_uri:
             raise ValueError("give --model_dir (a local model) or --model_uri (where to fetch it)")
+        if self.cache_redis_url and self.predictor_host:
+            raise ValueError(
+                "--cache_redis_url caches the model's answers; set it on the predictor, not on a transformer "
+                "(--predictor_host)"
+            )
         if self.prediction_log_sink == "http" and not self.prediction_log_http_url:
             raise ValueError("--prediction_log_sink http needs --prediction_log_http_url")
         return self

@@ -1,6 +1,7 @@
 """Stages: what answers a bound request. They share one small interface and are built from the
 settings: the model in this process, the micro-batcher in front of it, or (transformer mode) the
-model as a preprocessor in front of the predictor, whose answer is relayed as it is."""
+model as a preprocessor in front of the predictor, whose answer is relayed as it is; and the
+prediction cache in front of either of the first two."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from mlpatterns_server.batching import MicroBatcher
+from mlpatterns_server.cache.keys import cache_key
+from mlpatterns_server.cache.store import CacheUnavailable, RedisCache
+from mlpatterns_server.cache.values import decode_outputs, encode_outputs
 from mlpatterns_server.forwarding import PredictorClient
 from mlpatterns_server.loading.loaded import Tensors
 from mlpatterns_server.metrics import ServerMetrics
@@ -109,11 +113,95 @@ class Forwarding:
         await self.predictor.close()
 
 
+class Caching:
+    """Answers kept in Redis (cache/): a hit is the model's own answer, decoded from the stored
+    arrays; concurrent identical misses are predicted once (single flight), the others wait for
+    that answer. Redis that is down or slow only means predicting as usual (counted as errors)."""
+
+    def __init__(self, inner: LocalModel | Batching, cache: RedisCache, model: ServedModel, metrics: ServerMetrics):
+        self.inner = inner
+        self.cache = cache
+        self.model = model
+        counter = metrics.cache_requests
+        self.count = {result: counter.labels(model=model.name, result=result) for result in ("hit", "miss", "error")}
+        self.flights: dict[str, asyncio.Future[Tensors]] = {}
+
+    async def run(self, inference: Inference) -> Tensors:
+        key = cache_key(self.model.name, self.model.version, inference.inputs, inference.outputs)
+        if key is None:
+            return await self.inner.run(inference)
+        in_flight = self.flights.get(key)
+        if in_flight is not None:  # the same request is being answered now: its answer is ours
+            self.count["hit"].inc()
+            return await asyncio.shield(in_flight)
+        # The first of identical requests asks Redis and, on a miss, the model; the others wait for
+        # it, whether Redis answers or not (a stampede hurts most when Redis is down).
+        flight: asyncio.Future[Tensors] = asyncio.get_running_loop().create_future()
+        flight.add_done_callback(_retrieve)
+        self.flights[key] = flight
+        try:
+            outputs = await self._lookup_or_predict(key, inference)
+        except asyncio.CancelledError:
+            flight.cancel()
+            raise
+        except BaseException as error:
+            flight.set_exception(error)
+            raise
+        finally:
+            del self.flights[key]
+        flight.set_result(outputs)
+        return outputs
+
+    async def _lookup_or_predict(self, key: str, inference: Inference) -> Tensors:
+        try:
+            value = await self.cache.get(key)
+        except CacheUnavailable:
+            self.count["error"].inc()
+            return await self.inner.run(inference)
+        if value is not None:
+            try:
+                outputs = decode_outputs(value)
+            except ValueError:
+                pass  # not a value of ours (another writer): predict and overwrite it
+            else:
+                self.count["hit"].inc()
+                return outputs
+        self.count["miss"].inc()
+        outputs = await self.inner.run(inference)
+        value = encode_outputs(outputs)
+        if value is not None:
+            self.cache.put(key, value)
+        return outputs
+
+    def start(self) -> None:
+        self.inner.start()
+        self.cache.start()
+
+    async def close(self) -> None:
+        await self.inner.close()
+        await self.cache.close()
+
+
+def _retrieve(flight: asyncio.Future[Tensors]) -> None:
+    # A failed flight nobody else waited for must not be reported as an unretrieved exception.
+    if not flight.cancelled():
+        flight.exception()
+
+
 def build_stage(settings: ServerSettings, model: ServedModel, metrics: ServerMetrics) -> Stage:
     local = LocalModel(model)
     if settings.predictor_host:
         return Forwarding(local, PredictorClient(settings))
+    stage: LocalModel | Batching = local
     if settings.enable_batching:
         batcher = MicroBatcher(model.infer, settings.max_batch_size, settings.max_batch_wait_ms, metrics.batch_rows)
-        return Batching(local, batcher)
-    return local
+        stage = Batching(local, batcher)
+    if settings.cache_redis_url:
+        cache = RedisCache(
+            settings.cache_redis_url,
+            settings.cache_ttl_seconds,
+            settings.cache_max_value_bytes,
+            settings.cache_timeout_ms,
+        )
+        return Caching(stage, cache, model, metrics)
+    return stage
