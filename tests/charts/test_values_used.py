@@ -112,6 +112,24 @@ def contexts(values: dict[str, Any], path: Path_, document_schema: dict[str, Any
                 yield filled(with_value(values, (*path[:-1], sibling), value), path, parent)
 
 
+def completions(values: dict[str, Any], path: Path_) -> Iterator[dict[str, Any]]:
+    """The values with one empty sibling of the key given a value: a switch may need one of
+    several alternatives (redis.create=false needs redis.url or redis.existingSecret)."""
+    parent = at(values, path[:-1]) if len(path) > 1 else values
+    for sibling, value in (parent or {}).items():
+        if sibling != path[-1] and value == "":
+            for candidate in STRINGS:
+                yield with_value(values, (*path[:-1], sibling), candidate)
+
+
+def first_rendering(chart: Path, alternatives: Iterator[dict[str, Any]]) -> str | None:
+    for values in alternatives:
+        rendered = renders(chart, values)
+        if rendered is not None:
+            return rendered
+    return None
+
+
 def filled(values: dict[str, Any], path: Path_, parent: dict[str, Any]) -> dict[str, Any]:
     """Empty strings beside the key given a value, as a switched-on feature needs (a sink its URL)."""
     for sibling, schema in parent.get("properties", {}).items():
@@ -150,7 +168,8 @@ def changes_here(
         changed = with_value(values, path, value)
         if value == at(values, path) or not validator.is_valid(changed):
             continue
-        seen |= {renders(chart, changed)} - {None}
+        seen |= {renders(chart, changed)} - {None} or {first_rendering(chart, completions(changed, path))}
+        seen -= {None}
         if len(seen) > 1:
             return True
     return False

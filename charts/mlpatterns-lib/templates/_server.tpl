@@ -64,6 +64,11 @@ Usage: args: {{- include "mlpatterns.serverArgs" . | nindent 12 }}
 - --prediction_log_http_url={{ required "server.predictionLog.httpUrl is needed for the http sink" .httpUrl }}
 {{- end }}
 {{- end }}
+{{- with .Values.cache }}
+- --cache_ttl_seconds={{ .ttlSeconds }}
+- --cache_max_value_bytes={{ int64 .maxValueBytes }}
+- --cache_timeout_ms={{ .timeoutMs }}
+{{- end }}
 - --namespace={{ .Release.Namespace }}
 {{- with .Values.monitoring.port }}
 - --metrics_port={{ . }}
@@ -74,8 +79,9 @@ Usage: args: {{- include "mlpatterns.serverArgs" . | nindent 12 }}
 {{- end -}}
 
 {{/*
-mlpatterns.serverEnv: the MLflow tracking URI (for models:/) and .Values.server.env, as container
-env entries; empty when there are none.
+mlpatterns.serverEnv: the MLflow tracking URI (for models:/), the cache's Redis URL (charts with
+.Values.cache; from a Secret when it holds a password) and .Values.server.env, as container env
+entries; empty when there are none.
 Usage: {{- with include "mlpatterns.serverEnv" . }}
           env: {{- . | nindent 12 }}
         {{- end }}
@@ -84,6 +90,9 @@ Usage: {{- with include "mlpatterns.serverEnv" . }}
 {{- with .Values.model.trackingUri }}
 - name: MLFLOW_TRACKING_URI
   value: {{ . | quote }}
+{{- end }}
+{{- if .Values.cache }}
+{{ include "mlpatterns.redisUrlEnv" (dict "root" . "name" "MLPATTERNS_CACHE_REDIS_URL") }}
 {{- end }}
 {{- with .Values.server.env }}
 {{ toYaml . }}

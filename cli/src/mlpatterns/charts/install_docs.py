@@ -27,6 +27,12 @@ ISTIO = (
     "`istio-injection=enabled` and apply `kubectl apply -n <namespace> -k manifests/istio/` (STRICT mutual TLS)"
 )
 
+REDIS = (
+    "Nothing more for Redis with `redis.create=true` (the default runs one in the release, from the "
+    "`redis.image` image); or Redis 6 or newer of your own, by `redis.url` or a Secret holding the URL "
+    "(`redis.existingSecret`)"
+)
+
 
 def prometheus(kind: str) -> str:
     return f"The Prometheus Operator's CRDs ({kind}), only with `monitoring.enabled=true`"
@@ -64,6 +70,10 @@ INSTALLS = {
     "preprocess-prediction": Install(
         "model-server", [KSERVE, prometheus("PodMonitor"), MLFLOW, ISTIO],
         ["transformer.uri=s3://models/iris/preprocessor", "model.uri=s3://models/iris/classifier"],
+    ),
+    "prediction-cache": Install(
+        "model-server", [KSERVE, prometheus("PodMonitor"), MLFLOW, ISTIO, REDIS],
+        ["model.uri=s3://models/iris/v3"],
     ),
     "batch-training": Install(
         "training-python",

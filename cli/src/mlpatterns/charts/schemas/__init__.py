@@ -10,6 +10,7 @@ from mlpatterns.charts.schemas import (
     batch_training,
     model_in_image,
     model_load,
+    prediction_cache,
     preprocess_prediction,
     synchronous,
     web_single,
@@ -22,5 +23,6 @@ CHART_SCHEMAS: dict[str, Callable[[], Schema]] = {
     "model-load": model_load.schema,
     "model-in-image": model_in_image.schema,
     "preprocess-prediction": preprocess_prediction.schema,
+    "prediction-cache": prediction_cache.schema,
     "batch-training": batch_training.schema,
 }
