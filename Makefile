@@ -28,6 +28,7 @@ demo:
 bench:
 	$(VENV)/python -m bench.serving
 	$(VENV)/python -m bench.event_loop
+	$(VENV)/python -m bench.cache
 
 # Ten minutes of steady load, invalid requests and a sink outage: memory, files, 5xx (bench/README.md).
 soak:

@@ -1,0 +1,97 @@
+"""The prediction cache: hits against the ceiling and against the model it saves.
+
+(a) a FastAPI endpoint answering a constant (the ceiling of a Python service answering from
+memory), (b) mlpatterns-server without the cache on a model that takes 5 ms per call,
+(c) mlpatterns-server with the cache, every request a hit (the same row; a real redis-server).
+wrk at concurrency 1 and 32, one run each, same machine. Targets: (c) at least 0.7x (a) and at
+least 5x (b) in req/s at concurrency 32. Run: make bench-cache (BENCH_SECONDS to change the length)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import joblib
+import redis
+from sklearn.datasets import load_iris
+
+from bench.baselines.slow_model import SlowClassifier
+from bench.common import ROOT, free_port, wait_ready
+from bench.serving import SECONDS, Result, run_wrk
+
+PYTHON = sys.executable
+
+
+def start_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            return process
+        except redis.ConnectionError:
+            subprocess.run(["sleep", "0.05"], check=True)
+    raise RuntimeError("redis-server did not start")
+
+
+def measure(command: list[str], ready_path: str, port: int, script: Path, env: dict[str, str]) -> dict[int, Result]:
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(port, process, ready_path)
+        run_wrk(port, 32, 2, script)  # warm up (and fill the cache)
+        return {concurrency: run_wrk(port, concurrency, SECONDS, script) for concurrency in (1, 32)}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        features, labels = load_iris(return_X_y=True)
+        (work / "model").mkdir()
+        joblib.dump(SlowClassifier(5.0).fit(features, labels), work / "model" / "model.joblib")
+        script = work / "hit.lua"
+        body = json.dumps({"instances": features[:1].tolist()})
+        script.write_text(
+            f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = {json.dumps(body)}\n'
+        )
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        redis_port = free_port()
+        redis_server = start_redis(redis_port, work)
+        ours = [PYTHON, "-m", "mlpatterns_server", "--model_name", "model", "--model_dir", str(work / "model")]
+        try:
+            results: dict[str, dict[int, Result]] = {}
+            port = free_port()
+            constant = [PYTHON, "-m", "uvicorn", "bench.baselines.fastapi_constant:app", "--port", str(port),
+                        "--no-access-log", "--log-level", "warning"]  # fmt: skip
+            results["(a) fastapi constant"] = measure(constant, "/docs", port, script, env)
+            port = free_port()
+            results["(b) ours, 5 ms model"] = measure(
+                [*ours, "--http_port", str(port)], "/v2/health/ready", port, script, env
+            )
+            port = free_port()
+            cached = [*ours, "--http_port", str(port), "--cache_redis_url", f"redis://127.0.0.1:{redis_port}/0"]
+            results["(c) ours, cache hits"] = measure(cached, "/v2/health/ready", port, script, env)
+        finally:
+            redis_server.terminate()
+            redis_server.wait(timeout=10)
+    print(f"machine: {os.cpu_count()} cores; wrk -t1 on the same machine; {SECONDS}s per run; iris, one row")
+    print(f"{'server':<24}{'conc':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'x(a)':>8}{'x(b)':>8}")
+    for name, by_concurrency in results.items():
+        for concurrency, result in by_concurrency.items():
+            a = results["(a) fastapi constant"][concurrency].rps
+            b = results["(b) ours, 5 ms model"][concurrency].rps
+            print(f"{name:<24}{concurrency:>6}{result.rps:>9.0f}{result.p50_ms:>9.2f}{result.p99_ms:>9.2f}"
+                  f"{result.rps / a:>8.2f}{result.rps / b:>8.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
