@@ -29,6 +29,7 @@ bench:
 	$(VENV)/python -m bench.serving
 	$(VENV)/python -m bench.event_loop
 	$(VENV)/python -m bench.cache
+	$(VENV)/python -m bench.async_jobs
 
 # Ten minutes of steady load, invalid requests and a sink outage: memory, files, 5xx (bench/README.md).
 soak:

@@ -46,13 +46,14 @@ class ServerFactory:
 
     def __call__(
         self, *args: str, env: dict[str, str] | None = None, wait: bool = True, model: str = "iris",
-        cwd: Path | None = None,
+        cwd: Path | None = None, subcommand: str | None = None, ready_path: str = "/v2/health/ready",
     ) -> Server:  # fmt: skip
         port = free_port()
         command = [
             sys.executable,
             "-m",
             "mlpatterns_server",
+            *([subcommand] if subcommand else []),
             "--model_name",
             model,
             "--http_port",
@@ -73,7 +74,7 @@ class ServerFactory:
         self.started.append(process)
         server = Server(process, f"http://127.0.0.1:{port}", model)
         if wait:
-            process.wait_http(f"{server.url}/v2/health/ready", timeout=90)
+            process.wait_http(f"{server.url}{ready_path}", timeout=90)
         return server
 
     def close(self) -> None:

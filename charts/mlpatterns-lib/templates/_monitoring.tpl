@@ -31,7 +31,7 @@ spec:
 
 {{/*
 mlpatterns.podMonitor: scrape pods KServe created (they carry no chart labels, so select them by
-the InferenceService label) on the container port named by .port.
+the InferenceService label .isvc), or the pods .selector selects, on the container port named by .port.
 Usage: {{ include "mlpatterns.podMonitor" (dict "root" . "isvc" $name "port" "http1") }}
 */}}
 {{- define "mlpatterns.podMonitor" -}}
@@ -49,7 +49,11 @@ metadata:
 spec:
   selector:
     matchLabels:
+      {{- if .selector }}
+      {{- .selector | nindent 6 }}
+      {{- else }}
       serving.kserve.io/inferenceservice: {{ .isvc }}
+      {{- end }}
   podMetricsEndpoints:
     {{- with .root.Values.monitoring.port }}
     # A number, not a name: the platform's ClusterServingRuntime does not name this port.

@@ -35,3 +35,14 @@ Usage: {{ include "mlpatterns.chart" . }}
 {{- define "mlpatterns.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+
+{{/*
+mlpatterns.componentName: <fullname>-<component>, the full name cut first so the component's
+suffix always survives the 63 characters.
+Usage: {{ include "mlpatterns.componentName" (dict "root" . "component" "worker") }}
+*/}}
+{{- define "mlpatterns.componentName" -}}
+{{- $suffix := printf "-%s" .component -}}
+{{- $room := sub 63 (len $suffix) | int -}}
+{{- printf "%s%s" (include "mlpatterns.fullname" .root | trunc $room | trimSuffix "-") $suffix -}}
+{{- end -}}

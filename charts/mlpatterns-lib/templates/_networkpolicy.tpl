@@ -5,6 +5,7 @@ that is empty and the mesh is on, the namespaces of the identities the Authoriza
 (so the two agree), or else every source. A /metrics port of its own admits the namespace of
 mesh.prometheus when the mesh is on, else the same sources as predictions.
 Without .port nothing may connect at all (pods that serve nothing, such as training jobs).
+.suffix tells apart the policies of several components (e.g. "-worker").
 Usage: {{ include "mlpatterns.networkPolicy" (dict "root" . "selector" $labelsYaml "port" 8080) }}
 */}}
 {{- define "mlpatterns.networkPolicy" -}}
@@ -21,7 +22,7 @@ Usage: {{ include "mlpatterns.networkPolicy" (dict "root" . "selector" $labelsYa
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
-  name: {{ include "mlpatterns.fullname" $root }}
+  name: {{ if .suffix }}{{ include "mlpatterns.componentName" (dict "root" $root "component" (trimPrefix "-" .suffix)) }}{{ else }}{{ include "mlpatterns.fullname" $root }}{{ end }}
   namespace: {{ include "mlpatterns.namespace" $root }}
   labels:
     {{- include "mlpatterns.labels" $root | nindent 4 }}

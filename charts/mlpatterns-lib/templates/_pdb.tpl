@@ -9,7 +9,7 @@ Usage: {{ include "mlpatterns.pdb" (dict "root" . "replicas" $minReplicas "selec
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
-  name: {{ include "mlpatterns.fullname" .root }}{{ .suffix }}
+  name: {{ if .suffix }}{{ include "mlpatterns.componentName" (dict "root" .root "component" (trimPrefix "-" .suffix)) }}{{ else }}{{ include "mlpatterns.fullname" .root }}{{ end }}
   namespace: {{ include "mlpatterns.namespace" .root }}
   labels:
     {{- include "mlpatterns.labels" .root | nindent 4 }}

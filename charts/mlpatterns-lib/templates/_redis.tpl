@@ -10,7 +10,7 @@ mlpatterns.redisName: the name of the release's own Redis Deployment and Service
 Usage: {{ include "mlpatterns.redisName" . }}
 */}}
 {{- define "mlpatterns.redisName" -}}
-{{- printf "%s-redis" (include "mlpatterns.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "mlpatterns.componentName" (dict "root" . "component" "redis") -}}
 {{- end -}}
 
 {{/*

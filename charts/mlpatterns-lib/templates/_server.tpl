@@ -55,15 +55,7 @@ Usage: args: {{- include "mlpatterns.serverArgs" . | nindent 12 }}
 - --max_batch_wait_ms={{ .maxBatchWaitMs }}
 {{- end }}
 {{- end }}
-{{- with .Values.server.predictionLog }}
-- --prediction_log_sink={{ .sink }}
-{{- if eq .sink "redis" }}
-- --prediction_log_redis_url={{ required "server.predictionLog.redisUrl is needed for the redis sink" .redisUrl }}
-- --prediction_log_stream={{ .stream }}
-{{- else if eq .sink "http" }}
-- --prediction_log_http_url={{ required "server.predictionLog.httpUrl is needed for the http sink" .httpUrl }}
-{{- end }}
-{{- end }}
+{{- include "mlpatterns.predictionLogArgs" . }}
 {{- with .Values.cache }}
 - --cache_ttl_seconds={{ .ttlSeconds }}
 - --cache_max_value_bytes={{ int64 .maxValueBytes }}
@@ -75,6 +67,23 @@ Usage: args: {{- include "mlpatterns.serverArgs" . | nindent 12 }}
 {{- end }}
 {{- range .Values.server.extraArgs }}
 - {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+mlpatterns.predictionLogArgs: the prediction-log arguments from .Values.server.predictionLog, as
+list items (each line starting with a newline).
+Usage: {{- include "mlpatterns.predictionLogArgs" . | indent 12 }}
+*/}}
+{{- define "mlpatterns.predictionLogArgs" -}}
+{{- with .Values.server.predictionLog }}
+- --prediction_log_sink={{ .sink }}
+{{- if eq .sink "redis" }}
+- --prediction_log_redis_url={{ required "server.predictionLog.redisUrl is needed for the redis sink" .redisUrl }}
+- --prediction_log_stream={{ .stream }}
+{{- else if eq .sink "http" }}
+- --prediction_log_http_url={{ required "server.predictionLog.httpUrl is needed for the http sink" .httpUrl }}
+{{- end }}
 {{- end }}
 {{- end -}}
 
@@ -160,11 +169,16 @@ livenessProbe:
 {{/*
 mlpatterns.serverContainerSettings: what every model server container carries besides its name,
 image and arguments: environment, credentials, resources, restricted security and /tmp.
-.resources defaults to .root.Values.resources.
+.resources defaults to .root.Values.resources; .redisEnv names a variable to hold the Redis URL
+of .Values.redis (the asynchronous pattern's MLPATTERNS_REDIS_URL).
 Usage: {{- include "mlpatterns.serverContainerSettings" (dict "root" . "resources" .Values.resources) | nindent 10 }}
 */}}
 {{- define "mlpatterns.serverContainerSettings" -}}
-{{- with include "mlpatterns.serverEnv" .root }}
+{{- $env := include "mlpatterns.serverEnv" .root | trim -}}
+{{- with .redisEnv }}
+{{- $env = printf "%s\n%s" (include "mlpatterns.redisUrlEnv" (dict "root" $.root "name" .)) $env | trim -}}
+{{- end }}
+{{- with $env }}
 env:
   {{- . | nindent 2 }}
 {{- end }}

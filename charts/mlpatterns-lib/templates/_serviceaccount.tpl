@@ -21,7 +21,7 @@ Usage: {{ include "mlpatterns.serviceAccount" (dict "root" . "annotations" $more
 {{- $values := .root.Values.serviceAccount -}}
 {{- if $values.create }}
 {{- $annotations := merge (dict) (default (dict) .annotations) $values.annotations }}
-{{- $secrets := concat (default (list) .secrets) $values.secrets | uniq }}
+{{- $secrets := concat (default (list) .secrets) (default (list) $values.secrets) | uniq }}
 apiVersion: v1
 kind: ServiceAccount
 metadata:

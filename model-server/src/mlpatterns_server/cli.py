@@ -1,5 +1,8 @@
 """`mlpatterns-server` / `python -m mlpatterns_server`: fetch the model, load it once to fail fast
-with a clear message, then serve it from one or more worker processes."""
+with a clear message, then run a front-end over it: `serve` (the default: the HTTP server, from
+one or more worker processes), `async-api` and `async-worker` (the asynchronous pattern), `batch`
+(predictions for a table) and `collector` (the prediction log landed as Parquet). Each subcommand
+has its own settings class, read from the command line and MLPATTERNS_* variables."""
 
 from __future__ import annotations
 
@@ -10,11 +13,13 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from pydantic_settings import CliApp
+from pydantic_settings import BaseSettings, CliApp
 
 from mlpatterns_server import logs
 from mlpatterns_server.errors import ModelLoadError
@@ -39,8 +44,11 @@ class UnknownArgument(Exception):
     pass
 
 
-def parse_settings(argv: Sequence[str]) -> ServerSettings:
-    known = {f"--{name}" for name in ServerSettings.model_fields} | {"--help", "-h"}
+S = TypeVar("S", bound=BaseSettings)
+
+
+def parse_settings(argv: Sequence[str], settings_class: type[S]) -> S:
+    known = {f"--{name}" for name in settings_class.model_fields} | {"--help", "-h"}
     kept: list[str] = []
     skipping = False
     for token in argv:
@@ -57,7 +65,7 @@ def parse_settings(argv: Sequence[str]) -> ServerSettings:
             raise UnknownArgument(f"unknown argument {flag}{hint}")
         else:
             kept.append(token)
-    return CliApp.run(ServerSettings, cli_args=kept)
+    return CliApp.run(settings_class, cli_args=kept)
 
 
 def _explain(error: ValidationError) -> str:
@@ -68,17 +76,84 @@ def _explain(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Command:
+    settings: Callable[[], type[BaseSettings]]
+    run: Callable[[Any], int]
+
+
+def _serve_settings() -> type[BaseSettings]:
+    return ServerSettings
+
+
+def _async_api_settings() -> type[BaseSettings]:
+    from mlpatterns_server.jobs.settings import AsyncApiSettings
+
+    return AsyncApiSettings
+
+
+def _async_worker_settings() -> type[BaseSettings]:
+    from mlpatterns_server.jobs.settings import AsyncWorkerSettings
+
+    return AsyncWorkerSettings
+
+
+def _batch_settings() -> type[BaseSettings]:
+    from mlpatterns_server.batch.settings import BatchSettings
+
+    return BatchSettings
+
+
+def _run_batch(settings: Any) -> int:
+    from mlpatterns_server.batch.job import run
+
+    return with_model(settings, run)
+
+
+def _run_async_api(settings: Any) -> int:
+    from mlpatterns_server.jobs.api import run
+
+    return with_model(settings, run)
+
+
+def _run_async_worker(settings: Any) -> int:
+    from mlpatterns_server.jobs.worker import run
+
+    return with_model(settings, run)
+
+
+COMMANDS = {
+    "serve": Command(_serve_settings, lambda settings: with_model(settings, serve)),
+    "async-api": Command(_async_api_settings, _run_async_api),
+    "async-worker": Command(_async_worker_settings, _run_async_worker),
+    "batch": Command(_batch_settings, _run_batch),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(os.environ.get("MLPATTERNS_LOG_LEVEL", "INFO"), os.environ.get("MLPATTERNS_LOG_FORMAT", "text"))
+    args = list(sys.argv[1:] if argv is None else argv)
+    # `serve` is the default, so KServe's command lines (flags only) keep working.
+    name = args.pop(0) if args and args[0] in COMMANDS else "serve"
+    command = COMMANDS[name]
+    prog = "mlpatterns-server" if name == "serve" else f"mlpatterns-server {name}"
     try:
-        settings = parse_settings(sys.argv[1:] if argv is None else argv)
+        settings = parse_settings(args, command.settings())
     except ValidationError as error:
-        print(f"mlpatterns-server: invalid arguments\n{_explain(error)}", file=sys.stderr)
+        print(f"{prog}: invalid arguments\n{_explain(error)}", file=sys.stderr)
         return 2
     except UnknownArgument as error:
-        print(f"mlpatterns-server: {error}", file=sys.stderr)
+        print(f"{prog}: {error}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, settings.log_format)
+    logs.configure(settings.log_level, settings.log_format)  # type: ignore[attr-defined]
+    return command.run(settings)
+
+
+M = TypeVar("M", bound=ServerSettings)
+
+
+def with_model(settings: M, run: Callable[[M, LoadedModel, float], int | None]) -> int:
+    """Fetch and load the model settings name, then run the front-end on it."""
     problem = _unwritable_spool(settings)
     if problem:
         print(f"mlpatterns-server: {problem}", file=sys.stderr)
@@ -102,12 +177,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     version = settings.model_version or fetched.registry_version or content_digest(fetched.path)
     settings = settings.model_copy(update={"model_dir": str(fetched.path), "model_uri": None, "model_version": version})
+    return run(settings, loaded, load_seconds) or 0
+
+
+def serve(settings: ServerSettings, loaded: LoadedModel, load_seconds: float) -> None:
     if settings.workers == 1:
         _serve_in_process(settings, loaded, load_seconds)
     else:
         del loaded  # each worker loads its own copy from the local path
         _serve_workers(settings)
-    return 0
 
 
 def _unwritable_spool(settings: ServerSettings) -> str | None:
@@ -127,7 +205,7 @@ def _unwritable_spool(settings: ServerSettings) -> str | None:
     return None
 
 
-def _uvicorn_options(settings: ServerSettings) -> dict[str, object]:
+def uvicorn_options(settings: ServerSettings) -> dict[str, object]:
     from mlpatterns_server.connection import GuardedHttpToolsProtocol
 
     return {
@@ -149,7 +227,7 @@ def _serve_in_process(settings: ServerSettings, loaded: LoadedModel, load_second
 
     model = ServedModel.from_settings(settings, loaded)
     model.load_seconds = load_seconds
-    uvicorn.run(create_app(settings, model), **_uvicorn_options(settings))  # type: ignore[arg-type]
+    uvicorn.run(create_app(settings, model), **uvicorn_options(settings))  # type: ignore[arg-type]
 
 
 def _serve_workers(settings: ServerSettings) -> None:
@@ -174,7 +252,7 @@ def _serve_workers(settings: ServerSettings) -> None:
             "mlpatterns_server.app:create_worker_app",
             factory=True,
             workers=settings.workers,
-            **_uvicorn_options(settings),  # type: ignore[arg-type]
+            **uvicorn_options(settings),  # type: ignore[arg-type]
         )
     finally:
         if stop_metrics:

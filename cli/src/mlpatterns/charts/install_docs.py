@@ -33,6 +33,15 @@ REDIS = (
     "(`redis.existingSecret`)"
 )
 
+REDIS_QUEUE = (
+    "A default StorageClass for the release's own Redis (`redis.persistence`: the queue survives a restart); "
+    "or Redis 7 or newer of your own, by `redis.url` or `redis.existingSecret`"
+)
+KEDA = (
+    "KEDA 2.10 or newer with its CRDs (ScaledObject, TriggerAuthentication), only with `keda.enabled=true` "
+    "(the default; `keda.enabled=false` runs `worker.replicas` workers)"
+)
+
 
 def prometheus(kind: str) -> str:
     return f"The Prometheus Operator's CRDs ({kind}), only with `monitoring.enabled=true`"
@@ -74,6 +83,10 @@ INSTALLS = {
     "prediction-cache": Install(
         "model-server", [KSERVE, prometheus("PodMonitor"), MLFLOW, ISTIO, REDIS],
         ["model.uri=s3://models/iris/v3"],
+    ),
+    "asynchronous": Install(
+        "model-server", [KEDA, prometheus("PodMonitor"), MLFLOW, REDIS_QUEUE],
+        ["model.uri=s3://models/iris/v3", "credentialsSecret=s3-credentials"], kserve=False,
     ),
     "batch-training": Install(
         "training-python",

@@ -32,6 +32,8 @@ KINDS: list[tuple[str, str]] = [
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
     ("security.istio.io/v1", "AuthorizationPolicy"),
     ("security.istio.io/v1", "PeerAuthentication"),
+    ("keda.sh/v1alpha1", "ScaledObject"),
+    ("keda.sh/v1alpha1", "TriggerAuthentication"),
 ]
 
 # A repeated sub-schema is stored once when it is at least this big (compact JSON characters).

@@ -157,6 +157,11 @@ class DataPlane:
             hook.answered(request_id, inputs, outputs, answer, seconds)
         return answer
 
+    async def check(self, codec: Codec, body: bytes, binary_header: str | None = None) -> None:
+        """Decode and bind without predicting (the async API accepts only what would be answered):
+        raises the ServerError the synchronous endpoint would answer with."""
+        await self._bind(codec, body, "check", None, binary_header)
+
     async def _bind(
         self, codec: Codec, body: bytes, request_id: str, headers: Mapping[str, str] | None, binary_header: str | None
     ) -> tuple[Inference, Decoded]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mlpatterns.charts.schemas import (
+    asynchronous,
     batch_training,
     model_in_image,
     model_load,
@@ -24,5 +25,6 @@ CHART_SCHEMAS: dict[str, Callable[[], Schema]] = {
     "model-in-image": model_in_image.schema,
     "preprocess-prediction": preprocess_prediction.schema,
     "prediction-cache": prediction_cache.schema,
+    "asynchronous": asynchronous.schema,
     "batch-training": batch_training.schema,
 }
