@@ -30,6 +30,7 @@ bench:
 	$(VENV)/python -m bench.event_loop
 	$(VENV)/python -m bench.cache
 	$(VENV)/python -m bench.async_jobs
+	$(VENV)/python -m bench.batch
 
 # Ten minutes of steady load, invalid requests and a sink outage: memory, files, 5xx (bench/README.md).
 soak:

@@ -27,7 +27,7 @@ Usage: - --model_uri={{ include "mlpatterns.modelUri" (dict "root" . "uri" .Valu
 {{- $uri := required (printf "%s: where the model comes from" .value) .uri -}}
 {{- if hasPrefix "models:/" $uri -}}
 {{- $env := dict -}}
-{{- range .root.Values.server.env }}{{ $_ := set $env .name true }}{{ end -}}
+{{- with .root.Values.server }}{{ range .env }}{{ $_ := set $env .name true }}{{ end }}{{ end -}}
 {{- if not (or .root.Values.model.trackingUri (hasKey $env "MLFLOW_TRACKING_URI")) -}}
 {{- fail (printf "%s is %s, a model in the MLflow registry: set model.trackingUri to the tracking server the pods can reach (e.g. --set model.trackingUri=http://mlflow.mlflow.svc:5000)" .value $uri) -}}
 {{- end -}}

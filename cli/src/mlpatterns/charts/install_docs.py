@@ -88,6 +88,13 @@ INSTALLS = {
         "model-server", [KEDA, prometheus("PodMonitor"), MLFLOW, REDIS_QUEUE],
         ["model.uri=s3://models/iris/v3", "credentialsSecret=s3-credentials"], kserve=False,
     ),
+    "batch": Install(
+        "model-server", [MLFLOW, "Kubernetes 1.27 or newer for `shards.count` above 1 (Indexed Jobs and the "
+                         "`batch.kubernetes.io/job-name` label the run id is read from)"],
+        ["model.uri=models:/iris@champion", "model.trackingUri=http://mlflow.mlflow.svc:5000",
+         "input.uri=s3://data/flowers/", "output.uri=s3://data/predictions/", "credentialsSecret=s3-credentials"],
+        kserve=False, then=["kubectl create job --from=cronjob/iris-batch iris-now"],
+    ),
     "batch-training": Install(
         "training-python",
         ["An MLflow tracking server with its model registry, reachable from the pods (`mlflow.trackingUri`)"],

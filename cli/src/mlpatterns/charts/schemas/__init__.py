@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from mlpatterns.charts.schemas import (
     asynchronous,
+    batch,
     batch_training,
     model_in_image,
     model_load,
@@ -26,5 +27,6 @@ CHART_SCHEMAS: dict[str, Callable[[], Schema]] = {
     "preprocess-prediction": preprocess_prediction.schema,
     "prediction-cache": prediction_cache.schema,
     "asynchronous": asynchronous.schema,
+    "batch": batch.schema,
     "batch-training": batch_training.schema,
 }

@@ -13,8 +13,7 @@ from mlpatterns.charts.schemas.core import (
     optional_name,
     string,
 )
-
-CRON = r"^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$"
+from mlpatterns.charts.schemas.cron import schedule
 
 
 def schema() -> Schema:
@@ -26,9 +25,7 @@ def schema() -> Schema:
     return document(
         {
             **properties,
-            "schedule": string("five-field cron", pattern=CRON),
-            "timeZone": string(),
-            "suspend": boolean(),
+            **schedule(),
             "training": obj(
                 {
                     "source": string(pattern=r"^(sklearn://|s3://|https?://|file://|/)"),
@@ -51,16 +48,6 @@ def schema() -> Schema:
                 ["trackingUri"],
             ),
             "storage": obj({"credentialsSecret": optional_name()}),
-            "job": obj(
-                {
-                    "backoffLimit": integer(0, 10),
-                    "activeDeadlineSeconds": integer(60),
-                    "ttlSecondsAfterFinished": integer(0),
-                    "startingDeadlineSeconds": integer(10),
-                    "successfulJobsHistoryLimit": integer(0, 100),
-                    "failedJobsHistoryLimit": integer(1, 100),
-                }
-            ),
             "tmpSize": string(pattern=QUANTITY),
         },
         ["image", "schedule", "training", "mlflow", "resources"],

@@ -1,0 +1,1 @@
+"""The batch pattern: predictions for a whole table, read and written in chunks."""
