@@ -60,7 +60,8 @@ model server runtime with the model at .uri, or (.bakedImage) the server image w
 inside, which needs no storage at all. KServe's storage initializer fetches s3://, gs://, pvc://
 and https:// URIs into /mnt/models; it does not read the MLflow registry, so the server fetches
 models:/ URIs itself. .transformer adds a transformer component running the server in
-transformer mode in its own pods, with .transformer.uri as its preprocessor.
+transformer mode in its own pods, with .transformer.uri as its preprocessor. .logger (mode, url)
+turns on KServe's inference logger for the predictor.
 Usage: {{ include "mlpatterns.inferenceService" (dict "root" . "uri" .Values.model.uri) }}
 */}}
 {{- define "mlpatterns.inferenceService" -}}
@@ -82,6 +83,12 @@ metadata:
 spec:
   predictor:
     {{- include "mlpatterns.componentScaling" (dict "root" $root "component" $root.Values.predictor "name" "predictor") | nindent 4 }}
+    {{- with .logger }}
+    # KServe's inference logger: every request and response as CloudEvents to .url.
+    logger:
+      mode: {{ .mode }}
+      url: {{ .url }}
+    {{- end }}
     {{- include "mlpatterns.componentPod" $root | nindent 4 }}
     {{- if .bakedImage }}
     volumes:

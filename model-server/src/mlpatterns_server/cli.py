@@ -110,6 +110,18 @@ def _run_batch(settings: Any) -> int:
     return with_model(settings, run)
 
 
+def _collector_settings() -> type[BaseSettings]:
+    from mlpatterns_server.collector.settings import CollectorSettings
+
+    return CollectorSettings
+
+
+def _run_collector(settings: Any) -> int:
+    from mlpatterns_server.collector.run import run
+
+    return run(settings)
+
+
 def _run_async_api(settings: Any) -> int:
     from mlpatterns_server.jobs.api import run
 
@@ -127,6 +139,7 @@ COMMANDS = {
     "async-api": Command(_async_api_settings, _run_async_api),
     "async-worker": Command(_async_worker_settings, _run_async_worker),
     "batch": Command(_batch_settings, _run_batch),
+    "collector": Command(_collector_settings, _run_collector),
 }
 
 

@@ -37,6 +37,7 @@ REDIS_QUEUE = (
     "A default StorageClass for the release's own Redis (`redis.persistence`: the queue survives a restart); "
     "or Redis 7 or newer of your own, by `redis.url` or `redis.existingSecret`"
 )
+BUCKET = "A bucket for the events (`collector.output`) and its credentials (`collector.credentialsSecret`)"
 KEDA = (
     "KEDA 2.10 or newer with its CRDs (ScaledObject, TriggerAuthentication), only with `keda.enabled=true` "
     "(the default; `keda.enabled=false` runs `worker.replicas` workers)"
@@ -83,6 +84,11 @@ INSTALLS = {
     "prediction-cache": Install(
         "model-server", [KSERVE, prometheus("PodMonitor"), MLFLOW, ISTIO, REDIS],
         ["model.uri=s3://models/iris/v3"],
+    ),
+    "prediction-log": Install(
+        "model-server", [KSERVE, prometheus("PodMonitor"), MLFLOW, ISTIO, REDIS_QUEUE, BUCKET],
+        ["model.uri=s3://models/iris/v3", "collector.output=s3://prediction-log/iris/",
+         "collector.credentialsSecret=events-bucket"],
     ),
     "asynchronous": Install(
         "model-server", [KEDA, prometheus("PodMonitor"), MLFLOW, REDIS_QUEUE],

@@ -14,10 +14,11 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 
+from mlpatterns_server.arrowfs import StorageError, shut_down
 from mlpatterns_server.batch.outputs import open_output
 from mlpatterns_server.batch.rows import ColumnsError, feature_columns, split_rows
 from mlpatterns_server.batch.settings import BatchSettings
-from mlpatterns_server.batch.sources import Chunk, InputError, read_chunks
+from mlpatterns_server.batch.sources import Chunk, read_chunks
 from mlpatterns_server.errors import InvalidInput
 from mlpatterns_server.loading.loaded import LoadedModel
 from mlpatterns_server.model import ServedModel
@@ -119,14 +120,11 @@ def run(settings: BatchSettings, loaded: LoadedModel, load_seconds: float) -> in
 
         try:
             where = predict_all(model, settings, tracked(), counts)
-        except (InputError, ColumnsError, InvalidInput, BatchFailed, OSError) as error:
+        except (StorageError, ColumnsError, InvalidInput, BatchFailed, OSError) as error:
             log.error("batch run %s (shard %d) failed: %s", settings.run_id, settings.shard_index, error)
             return 1
         finally:
-            # Arrow's S3 client hangs the interpreter's exit unless it is shut down first.
-            import pyarrow.fs
-
-            pyarrow.fs.finalize_s3()
+            shut_down()
     seconds = time.perf_counter() - started
     log.info(
         "batch run %s (shard %d of %d): %d rows, %d predicted, %d rejected, in %.1f s (%.0f rows/s); output %s",

@@ -13,8 +13,8 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mlpatterns_server.arrowfs import filesystem
 from mlpatterns_server.batch.settings import BatchSettings, is_sql
-from mlpatterns_server.batch.sources import filesystem
 
 
 class Output(Protocol):

@@ -13,10 +13,11 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from mlpatterns_server.arrowfs import StorageError, filesystem
 from mlpatterns_server.batch.settings import BatchSettings, is_sql
 
 
-class InputError(Exception):
+class InputError(StorageError):
     """The input cannot be read as asked: say which and why."""
 
 
@@ -25,37 +26,6 @@ class Chunk:
     source: str  # the file (or table) the rows come from
     first_row: int  # the number of the chunk's first row in that source, from 0
     table: pa.Table
-
-
-def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
-    if uri.startswith("s3://"):
-        return _s3(), uri.removeprefix("s3://")
-    try:
-        found: tuple[pafs.FileSystem, str] = pafs.FileSystem.from_uri(uri if "://" in uri else _absolute(uri))
-        return found
-    except (pa.ArrowInvalid, OSError) as error:
-        raise InputError(f"{uri}: {error}") from None
-
-
-def _s3() -> pafs.S3FileSystem:
-    """S3 as the AWS CLI and boto3 configure it (AWS_ENDPOINT_URL for MinIO and the like, the
-    region), which Arrow's own defaults do not all read; bounded so that a wrong endpoint fails."""
-    import os
-    from urllib.parse import urlsplit
-
-    options: dict[str, object] = {"connect_timeout": 10, "request_timeout": 60}
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint:
-        parsed = urlsplit(endpoint)
-        options.update(endpoint_override=parsed.netloc, scheme=parsed.scheme or "https")
-    options["region"] = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    return pafs.S3FileSystem(**options)
-
-
-def _absolute(path: str) -> str:
-    import os
-
-    return os.path.abspath(path)
 
 
 def _files(uri: str) -> tuple[pafs.FileSystem, list[str], str]:
