@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,11 +55,16 @@ def servers(model_dir: Path) -> dict[str, tuple[list[str], str]]:
         "(b) kserve": ([PYTHON, "bench/baselines/kserve_app.py"], "/v2/health/ready"),
         "(c) ours": (ours, "/v2/health/ready"),
         "(d) ours+batching": ([*ours, "--enable_batching", "true"], "/v2/health/ready"),
+        # The HTTP floor: no framework, no model, a constant answer.
+        "(e) bare asgi constant": (
+            [PYTHON, "-m", "uvicorn", "bench.baselines.asgi_constant:app", "--no-access-log", "--log-level", "warning"],
+            "/",
+        ),
     }
 
 
 def port_args(name: str, port: int) -> list[str]:
-    if name.startswith("(a)"):
+    if name.startswith(("(a)", "(e)")):
         return ["--port", str(port)]
     if name.startswith("(b)"):
         return [str(port)]
@@ -112,6 +118,55 @@ def bench_model(label: str, workdir: Path) -> dict[tuple[str, int], Result]:
     return results
 
 
+@dataclass
+class Floor:
+    decode_ms: float  # JSON body to the model's array, one row
+    predict_one_ms: float  # one predict call on one row
+    predict_batch_ms: float  # one predict call on BATCH rows
+
+
+BATCH = 32
+
+
+def floors(label: str) -> Floor:
+    """What no server can avoid, measured in-process on the same model and request."""
+    import time
+
+    import numpy as np
+    import orjson
+
+    features, labels = load_breast_cancer(return_X_y=True)
+    model = MODELS[label]().fit(features, labels)
+    body = orjson.dumps({"instances": features[:1].tolist()})
+
+    def per_call(work: Callable[[], object], repeat: int) -> float:
+        work()
+        started = time.perf_counter()
+        for _ in range(repeat):
+            work()
+        return (time.perf_counter() - started) / repeat * 1000
+
+    return Floor(
+        per_call(lambda: np.asarray(orjson.loads(body)["instances"], dtype=np.float64), 20000),
+        per_call(lambda: model.predict(features[:1]), 2000),
+        per_call(lambda: model.predict(features[:BATCH]), 2000),
+    )
+
+
+def report_floor(results: dict[tuple[str, int], Result], floor: Floor) -> None:
+    """Ours as a fraction of the composite floor: the HTTP constant, plus decoding, plus predict
+    (one call per request; or amortised over a batch of 32 with batching)."""
+    http_ms = 1000 / results[("(e) bare asgi constant", 32)].rps
+    unbatched = 1000 / (http_ms + floor.decode_ms + floor.predict_one_ms)
+    batched = 1000 / (http_ms + floor.decode_ms + floor.predict_batch_ms / BATCH)
+    predict = f"predict {floor.predict_one_ms:.3f} ms per call of 1 row, {floor.predict_batch_ms:.3f} ms per {BATCH}"
+    decode = f"decode {floor.decode_ms * 1000:.0f} us"
+    print(f"floors at concurrency 32: HTTP constant {1000 / http_ms:.0f} req/s; {decode}; {predict}")
+    print(f"composite floor: {unbatched:.0f} req/s one call per request, {batched:.0f} req/s batched")
+    print(f"(c) ours is {results[('(c) ours', 32)].rps / unbatched:.2f} of its floor; "
+          f"(d) ours+batching is {results[('(d) ours+batching', 32)].rps / batched:.2f} of its floor")  # fmt: skip
+
+
 def report(label: str, results: dict[tuple[str, int], Result]) -> None:
     print(f"\nmodel: {label} (breast cancer, 30 features, one row per request), {SECONDS}s per run")
     header = ("server", "conc", "req/s", "p50 ms", "p99 ms", "x(a) req/s", "x(a) p50", "x(a) p99")
@@ -131,7 +186,9 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; load generator: wrk -t1 on the same machine")
     with tempfile.TemporaryDirectory() as tmp:
         for label in labels:
-            report(label, bench_model(label, Path(tmp)))
+            results = bench_model(label, Path(tmp))
+            report(label, results)
+            report_floor(results, floors(label))
 
 
 if __name__ == "__main__":
