@@ -79,6 +79,22 @@ def test_a_job_answers_exactly_what_the_synchronous_endpoint_answers(
     assert v2_done["outputs"] == httpx.post(synchronous.infer_url, json=v2_request).json()["outputs"]
 
 
+def test_a_worker_can_predict_on_another_model_server_over_v2(
+    start_server: ServerFactory, iris: Iris, redis_url: str
+) -> None:
+    front = api(start_server, iris.joblib_dir, redis_url)
+    predictor = start_server("--model_dir", str(iris.joblib_dir), "--model_version", "p")
+    worker(start_server, iris.joblib_dir, redis_url, "--predictor_url", predictor.url)
+    rows = [iris.features[[i, i + 50]].tolist() for i in range(0, 40, 4)]
+    ids = [httpx.post(f"{front.url}/v1/jobs", json={"instances": pair}).json()["id"] for pair in rows]
+    for job_id, pair in zip(ids, rows, strict=True):
+        done = result(front, job_id)
+        assert done["status"] == "done"
+        assert done["result"] == httpx.post(predictor.predict_url, json={"instances": pair}).json()
+    served = httpx.get(f"{predictor.url}/metrics").text
+    assert 'mlpatterns_requests_total{code="200",model="iris",role="primary",version="p"}' in served
+
+
 def test_bad_input_gets_the_synchronous_4xx_and_no_job(start_server: ServerFactory, iris: Iris, redis_url: str) -> None:
     front = api(start_server, iris.joblib_dir, redis_url)
     synchronous = start_server("--model_dir", str(iris.joblib_dir))

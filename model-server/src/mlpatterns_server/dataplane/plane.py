@@ -136,7 +136,7 @@ class DataPlane:
         self.metrics.in_flight.inc()
         try:
             self.check_model(model_name)
-            inference, decoded = await self._bind(codec, await body(), request_id, headers, binary_header)
+            inference, decoded = await self.bind(codec, await body(), request_id, headers, binary_header)
             result = await self.stage.run(inference)
             if isinstance(result, Relayed):
                 answer = Answer(result.status, result.body, result.content_type)
@@ -160,9 +160,9 @@ class DataPlane:
     async def check(self, codec: Codec, body: bytes, binary_header: str | None = None) -> None:
         """Decode and bind without predicting (the async API accepts only what would be answered):
         raises the ServerError the synchronous endpoint would answer with."""
-        await self._bind(codec, body, "check", None, binary_header)
+        await self.bind(codec, body, "check", None, binary_header)
 
-    async def _bind(
+    async def bind(
         self, codec: Codec, body: bytes, request_id: str, headers: Mapping[str, str] | None, binary_header: str | None
     ) -> tuple[Inference, Decoded]:
         large = codec.offloadable(binary_header) and self.offload.wants(len(body))

@@ -12,15 +12,18 @@ import signal
 
 import orjson
 
-from mlpatterns_server.dataplane.plane import Answer, DataPlane
+from mlpatterns_server.dataplane.plane import Answer, Codec, DataPlane
+from mlpatterns_server.dataplane.stages import Inference
+from mlpatterns_server.errors import ServerError
 from mlpatterns_server.jobs.metrics import JobMetrics
 from mlpatterns_server.jobs.queue import DONE, FAILED, Job, JobQueue, Outcome
+from mlpatterns_server.jobs.remote import PredictorFailed, RemotePredictor, join, split
 from mlpatterns_server.jobs.settings import AsyncWorkerSettings
 from mlpatterns_server.loading.loaded import LoadedModel
 from mlpatterns_server.metrics import ServerMetrics
 from mlpatterns_server.model import ServedModel
 from mlpatterns_server.protocol import v2
-from mlpatterns_server.protocol.codecs import V1, V2
+from mlpatterns_server.protocol.codecs import V1, V2, Decoded
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,10 @@ class Worker:
         self.plane = DataPlane(self.settings, model, self.metrics)
         self.client = redis.asyncio.Redis.from_url(settings.redis_url)
         self.queue = JobQueue(self.client, settings.stream_name, settings.group, settings.result_ttl_seconds)
+        self.remote = (
+            RemotePredictor(settings.predictor_url, model.name, settings.predictor_request_timeout_seconds)
+            if settings.predictor_url else None
+        )  # fmt: skip
         self.stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -54,6 +61,8 @@ class Worker:
         finally:
             await self.plane.close()
             await self.client.aclose()
+            if self.remote:
+                await self.remote.close()
 
     async def step(self) -> None:
         """Read a batch, predict it, store what finished; Redis errors wait and retry."""
@@ -86,12 +95,46 @@ class Worker:
             for job in given_up
         ]  # fmt: skip
         tried = [job for job in jobs if job.attempts <= self.settings.max_attempts]
+        if self.remote is not None:
+            return outcomes + await self._predict_remotely(tried, self.remote)
         answers = await asyncio.gather(*(self._answer(job) for job in tried))
         for job, answer in zip(tried, answers, strict=True):
             outcome = self._outcome(job, answer)
             if outcome is not None:
                 outcomes.append(outcome)
         return outcomes
+
+    async def _predict_remotely(self, jobs: list[Job], remote: RemotePredictor) -> list[Outcome]:
+        """Bind each job here, send those asking for the same outputs as one request, encode each
+        job's share of the answer as the synchronous endpoint would."""
+        outcomes: list[Outcome] = []
+        groups: dict[tuple[str, ...], list[tuple[Job, Codec, Decoded, Inference]]] = {}
+        for job in jobs:
+            codec = V2 if job.protocol == "v2" else V1
+            try:
+                inference, decoded = await self.plane.bind(codec, job.body, job.id, None, job.binary_header)
+            except ServerError as error:
+                outcomes.append(Outcome(job, FAILED, error=error.message))
+                continue
+            groups.setdefault(inference.outputs, []).append((job, codec, decoded, inference))
+        for names, members in groups.items():
+            inputs, ends = join([inference.inputs for _, _, _, inference in members])
+            try:
+                outputs = await remote.predict(inputs, names)
+            except PredictorFailed as error:
+                failed = [self._failed_remotely(job, error) for job, _, _, _ in members]
+                outcomes += [outcome for outcome in failed if outcome is not None]
+                continue
+            for (job, codec, decoded, _), share in zip(members, split(outputs, ends), strict=True):
+                content, _ = codec.encode(decoded, self.plane.model, job.id, share)
+                outcomes.append(Outcome(job, DONE, result=content))
+        return outcomes
+
+    def _failed_remotely(self, job: Job, error: PredictorFailed) -> Outcome | None:
+        if error.status < 500 or job.attempts >= self.settings.max_attempts:
+            return Outcome(job, FAILED, error=error.message)
+        log.warning("job %s: %s (attempt %d of %d)", job.id, error.message, job.attempts, self.settings.max_attempts)
+        return None
 
     async def _answer(self, job: Job) -> Answer:
         codec = V2 if job.protocol == "v2" else V1
