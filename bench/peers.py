@@ -71,8 +71,9 @@ def servers(model: Path, work: Path, row: list[float]) -> dict[str, Callable[[in
                         "parameters": {"uri": str(model)},
                         **({"max_batch_size": 32, "max_batch_time": 0.001} if batch else {})}  # fmt: skip
             (folder / "model-settings.json").write_text(json.dumps(settings))
+            # MLServer's defaults otherwise (one parallel inference worker), as a user runs it.
             env = {"MLSERVER_HTTP_PORT": str(port), "MLSERVER_GRPC_PORT": str(free_port()),
-                   "MLSERVER_METRICS_PORT": str(free_port()), "MLSERVER_PARALLEL_WORKERS": "0"}  # fmt: skip
+                   "MLSERVER_METRICS_PORT": str(free_port())}  # fmt: skip
             binary = str(venv("mlserver") / "bin" / "mlserver")
             return Server([binary, "start", str(folder)], "/v2/health/ready", "/v2/models/model/infer", v2, env)
 
