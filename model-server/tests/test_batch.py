@@ -155,6 +155,21 @@ def test_csv_from_object_storage_to_parquet_on_object_storage(iris: Iris, tmp_pa
     assert [key for key in keys if not key.endswith("/")] == ["predictions/run_id=s3-run/part-00000.parquet"]
 
 
+def test_max_rows_predicts_only_the_first_rows(iris: Iris, tmp_path: Path) -> None:
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pandas(frame(iris), preserve_index=False), source)
+    args = ["--input", str(source), "--output", str(tmp_path / "out"), "--run_id", "smoke", "--max_rows", "10",
+            "--chunk_rows", "4"]  # fmt: skip
+    unnamed = batch(iris, tmp_path, *args)
+    assert unnamed.returncode == 1
+    assert (
+        "reads 4 features, and the input has 5 columns besides --key_columns (flower_id, sepal_length" in unnamed.stderr
+    )
+    done = batch(iris, tmp_path, *args, "--key_columns", "flower_id")
+    assert done.returncode == 0, done.stderr
+    assert pq.read_table(tmp_path / "out" / "run_id=smoke" / "part-00000.parquet").num_rows == 10
+
+
 def test_a_missing_input_says_so(iris: Iris, tmp_path: Path) -> None:
     done = batch(iris, tmp_path, "--input", str(tmp_path / "absent.parquet"), "--output", str(tmp_path / "out"))
     assert done.returncode == 1

@@ -1,10 +1,13 @@
 {{/*
 batch.container: the batch predictor's container. Its run id is the Job's name (one per scheduled
 run, the same across retries of that run, so a retried shard replaces its own output); an Indexed
-Job gives each pod its shard in JOB_COMPLETION_INDEX.
-Usage: {{ include "batch.container" . }}
+Job gives each pod its shard in JOB_COMPLETION_INDEX. With .test (the helm test), it predicts the
+first test.rows rows of shard 0 into the pod's /tmp instead.
+Usage: {{ include "batch.container" (dict "root" . "test" false) }}
 */}}
 {{- define "batch.container" -}}
+{{- $test := .test -}}
+{{- with .root -}}
 - name: batch
   image: {{ include "mlpatterns.image" (dict "image" .Values.image "root" .) }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
@@ -22,9 +25,16 @@ Usage: {{ include "batch.container" . }}
     {{- with .Values.input.shardKey }}
     - --shard_key={{ . }}
     {{- end }}
+    {{- if $test }}
+    - --output=/tmp/helm-test
+    - --run_id=helm-test
+    - --max_rows={{ int64 .Values.test.rows }}
+    - --shard_index=0
+    {{- else }}
     - --output={{ .Values.output.uri }}
     {{- with .Values.output.table }}
     - --output_table={{ . }}
+    {{- end }}
     {{- end }}
     {{- with .Values.prediction }}
     {{- with .featureColumns }}
@@ -38,10 +48,12 @@ Usage: {{ include "batch.container" . }}
     {{- end }}
     - --shard_count={{ .Values.shards.count }}
   env:
+    {{- if not $test }}
     - name: MLPATTERNS_RUN_ID
       valueFrom:
         fieldRef:
           fieldPath: metadata.labels['batch.kubernetes.io/job-name']
+    {{- end }}
     - name: MLPATTERNS_DOWNLOAD_DIR
       value: /tmp/models
     {{- with .Values.model.trackingUri }}
@@ -59,4 +71,5 @@ Usage: {{ include "batch.container" . }}
     {{- include "mlpatterns.containerSecurityContext" . | nindent 4 }}
   volumeMounts:
     {{- include "mlpatterns.tmpVolumeMount" . | nindent 4 }}
+{{- end }}
 {{- end -}}

@@ -99,7 +99,7 @@ INSTALLS = {
                          "`batch.kubernetes.io/job-name` label the run id is read from)"],
         ["model.uri=models:/iris@champion", "model.trackingUri=http://mlflow.mlflow.svc:5000",
          "input.uri=s3://data/flowers/", "output.uri=s3://data/predictions/", "credentialsSecret=s3-credentials"],
-        kserve=False, then=["kubectl create job --from=cronjob/iris-batch iris-now"],
+        kserve=False, then=["helm test iris", "kubectl create job --from=cronjob/iris-batch iris-now"],
     ),
     "batch-training": Install(
         "training-python",

@@ -115,6 +115,11 @@ def run(settings: BatchSettings, loaded: LoadedModel, load_seconds: float) -> in
 
         def tracked() -> Iterator[Chunk]:
             for chunk in read_chunks(settings):
+                if settings.max_rows is not None:
+                    room = settings.max_rows - counts.rows
+                    if room <= 0:
+                        return
+                    chunk.table = chunk.table.slice(0, room)
                 yield chunk
                 bar.update(task, description=f"predicting: {counts.rows:,} rows, {counts.rejected:,} rejected")
 

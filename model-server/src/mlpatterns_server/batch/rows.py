@@ -43,7 +43,15 @@ def feature_columns(model: ServedModel, names: Sequence[str], given: Sequence[st
         if missing:
             raise ColumnsError(f"model '{model.name}' reads {', '.join(missing)}, which the input lacks")
         return [spec.name for spec in specs]
-    return [name for name in names if name not in keys]
+    columns = [name for name in names if name not in keys]
+    width = specs[0].shape[-1] if len(specs[0].shape) == 2 else -1
+    if width > 0 and len(columns) != width:
+        raise ColumnsError(
+            f"model '{model.name}' reads {width} features, and the input has {len(columns)} columns besides "
+            f"--key_columns ({', '.join(columns)}): name the features with --feature_columns, or the others "
+            "with --key_columns"
+        )
+    return columns
 
 
 def split_rows(model: ServedModel, table: pa.Table, columns: Sequence[str]) -> Split:

@@ -50,6 +50,9 @@ class BatchSettings(ServerSettings):
     shard_key: str | None = Field(
         None, description="For an SQL input split into shards: an integer column; shard i reads key % count == i."
     )
+    max_rows: int | None = Field(
+        None, ge=1, description="Stop after this many rows (a smoke test of the model and the input, e.g. helm test)."
+    )
     progress: bool | None = Field(None, description="A progress bar (default: when stdout is a terminal).")
 
     @model_validator(mode="after")

@@ -52,6 +52,7 @@ def schema() -> Schema:
             "serviceAccount": account,
             "networkPolicy": obj({"enabled": boolean()}, ["enabled"]),
             **placement(),
+            "test": obj({"rows": integer(1, 10_000_000)}, ["rows"]),
         },
         ["image", "model", "schedule", "input", "output", "shards", "resources"],
     )
