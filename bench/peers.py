@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -131,8 +132,13 @@ def measure(server: Server, port: int, work: Path) -> float:
             raise RuntimeError(f"errors during the run:\n{out}")
         return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
+        # The whole group (servers that fork workers), and by force if it does not stop.
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
 
 
 def main() -> None:

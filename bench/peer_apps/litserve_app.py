@@ -34,5 +34,5 @@ class Model(ls.LitAPI):
 
 if __name__ == "__main__":
     options = {"max_batch_size": 32, "batch_timeout": 0.001} if BATCH else {}
-    server = ls.LitServer(Model(), accelerator="cpu", **options)
+    server = ls.LitServer(Model(**options), accelerator="cpu")
     server.run(port=int(sys.argv[1]), generate_client_file=False, log_level="warning")
