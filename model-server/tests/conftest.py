@@ -11,6 +11,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from tests.support.model_server import Iris, Server, ServerFactory
+from tests.support.services import start_redis
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +34,15 @@ def column_model(iris: Iris, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("column-model") / "model"
     mlflow.sklearn.save_model(iris.estimator, path, signature=infer_signature(frame, iris.estimator.predict(frame)))
     return path
+
+
+@pytest.fixture
+def own_redis_url(tmp_path: Path) -> Iterator[str]:
+    """A redis-server of the test's own, stopped at its end: for tests that count what a stream or
+    cache holds (the session's shared redis_url holds other tests' keys)."""
+    process, url = start_redis(tmp_path)
+    yield url
+    process.stop()
 
 
 @pytest.fixture

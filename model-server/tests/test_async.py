@@ -7,38 +7,28 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import joblib
-import pytest
 import redis
 
 from tests.support.model_server import Iris, Server, ServerFactory
 from tests.support.picky_model import Picky
 from tests.support.processes import ManagedProcess
-from tests.support.services import start_redis
 from tests.support.slow_model import Slow
 
 STREAM = "mlpatterns:jobs:iris"
 
 
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    process, url = start_redis(tmp_path)
-    yield url
-    process.stop()
+def api(start_server: ServerFactory, model_dir: Path, own_redis_url: str, *extra: str) -> Server:
+    return start_server("--model_dir", str(model_dir), "--redis_url", own_redis_url, *extra, subcommand="async-api")
 
 
-def api(start_server: ServerFactory, model_dir: Path, redis_url: str, *extra: str) -> Server:
-    return start_server("--model_dir", str(model_dir), "--redis_url", redis_url, *extra, subcommand="async-api")
-
-
-def worker(start_server: ServerFactory, model_dir: Path, redis_url: str, *extra: str, **env: str) -> Server:
+def worker(start_server: ServerFactory, model_dir: Path, own_redis_url: str, *extra: str, **env: str) -> Server:
     return start_server(
-        "--model_dir", str(model_dir), "--redis_url", redis_url, *extra,
+        "--model_dir", str(model_dir), "--redis_url", own_redis_url, *extra,
         subcommand="async-worker", ready_path="/metrics", env=env,
     )  # fmt: skip
 
@@ -57,10 +47,10 @@ def result(server: Server, job_id: str, timeout: float = 60) -> dict[str, Any]:
 
 
 def test_a_job_answers_exactly_what_the_synchronous_endpoint_answers(
-    start_server: ServerFactory, iris: Iris, redis_url: str
+    start_server: ServerFactory, iris: Iris, own_redis_url: str
 ) -> None:
-    front = api(start_server, iris.joblib_dir, redis_url)
-    worker(start_server, iris.joblib_dir, redis_url)
+    front = api(start_server, iris.joblib_dir, own_redis_url)
+    worker(start_server, iris.joblib_dir, own_redis_url)
     synchronous = start_server("--model_dir", str(iris.joblib_dir), "--model_version", "v")
     rows = iris.features[[0, 60, 120]].tolist()
     v2_request = {"id": "r", "inputs": [{"name": "x", "shape": [3, 4], "datatype": "FP64", "data": rows}]}
@@ -80,11 +70,11 @@ def test_a_job_answers_exactly_what_the_synchronous_endpoint_answers(
 
 
 def test_a_worker_can_predict_on_another_model_server_over_v2(
-    start_server: ServerFactory, iris: Iris, redis_url: str
+    start_server: ServerFactory, iris: Iris, own_redis_url: str
 ) -> None:
-    front = api(start_server, iris.joblib_dir, redis_url)
+    front = api(start_server, iris.joblib_dir, own_redis_url)
     predictor = start_server("--model_dir", str(iris.joblib_dir), "--model_version", "p")
-    worker(start_server, iris.joblib_dir, redis_url, "--predictor_url", predictor.url)
+    worker(start_server, iris.joblib_dir, own_redis_url, "--predictor_url", predictor.url)
     rows = [iris.features[[i, i + 50]].tolist() for i in range(0, 40, 4)]
     ids = [httpx.post(f"{front.url}/v1/jobs", json={"instances": pair}).json()["id"] for pair in rows]
     for job_id, pair in zip(ids, rows, strict=True):
@@ -95,8 +85,10 @@ def test_a_worker_can_predict_on_another_model_server_over_v2(
     assert 'mlpatterns_requests_total{code="200",model="iris",role="primary",version="p"}' in served
 
 
-def test_bad_input_gets_the_synchronous_4xx_and_no_job(start_server: ServerFactory, iris: Iris, redis_url: str) -> None:
-    front = api(start_server, iris.joblib_dir, redis_url)
+def test_bad_input_gets_the_synchronous_4xx_and_no_job(
+    start_server: ServerFactory, iris: Iris, own_redis_url: str
+) -> None:
+    front = api(start_server, iris.joblib_dir, own_redis_url)
     synchronous = start_server("--model_dir", str(iris.joblib_dir))
     bad_requests: list[dict[str, Any]] = [
         {"instances": [[1, 2]]}, {"instances": []}, {"rows": [[1, 2, 3, 4]]}, {"instances": [["a", 1, 2, 3]]},
@@ -108,40 +100,40 @@ def test_bad_input_gets_the_synchronous_4xx_and_no_job(start_server: ServerFacto
         assert 400 <= refused.status_code < 500
     not_json = httpx.post(f"{front.url}/v1/jobs", content=b"{instances")
     assert not_json.status_code == 400
-    assert redis.Redis.from_url(redis_url).xlen(STREAM) == 0
+    assert redis.Redis.from_url(own_redis_url).xlen(STREAM) == 0
     unknown = httpx.get(f"{front.url}/v1/jobs/nope")
     assert unknown.status_code == 404
     assert "no job nope" in unknown.json()["error"]
 
 
 def test_a_retry_with_the_same_idempotency_key_returns_the_first_job(
-    start_server: ServerFactory, iris: Iris, redis_url: str
+    start_server: ServerFactory, iris: Iris, own_redis_url: str
 ) -> None:
-    front = api(start_server, iris.joblib_dir, redis_url)
+    front = api(start_server, iris.joblib_dir, own_redis_url)
     body = {"instances": iris.features[:2].tolist()}
     first = httpx.post(f"{front.url}/v1/jobs", json=body, headers={"Idempotency-Key": "order-17"})
     retry = httpx.post(f"{front.url}/v1/jobs", json=body, headers={"Idempotency-Key": "order-17"})
     other = httpx.post(f"{front.url}/v1/jobs", json=body, headers={"Idempotency-Key": "order-18"})
     assert first.status_code == retry.status_code == 202
     assert first.json()["id"] == retry.json()["id"] != other.json()["id"]
-    assert redis.Redis.from_url(redis_url).xlen(STREAM) == 2
+    assert redis.Redis.from_url(own_redis_url).xlen(STREAM) == 2
 
 
 def test_jobs_of_a_worker_killed_mid_batch_are_finished_by_another(
-    start_server: ServerFactory, iris: Iris, redis_url: str, tmp_path: Path
+    start_server: ServerFactory, iris: Iris, own_redis_url: str, tmp_path: Path
 ) -> None:
     slow = tmp_path / "slow"
     slow.mkdir()
     joblib.dump(Slow(), slow / "model.joblib")
-    front = api(start_server, slow, redis_url)
+    front = api(start_server, slow, own_redis_url)
     ids = [httpx.post(f"{front.url}/v1/jobs", json={"instances": [[5.0, 3.0, 1.5, float(i)]]}).json()["id"]
            for i in range(40)]  # fmt: skip
-    first = worker(start_server, slow, redis_url, "--read_count", "8", SLOW_MODEL_SECONDS="5")
-    client = redis.Redis.from_url(redis_url)
+    first = worker(start_server, slow, own_redis_url, "--read_count", "8", SLOW_MODEL_SECONDS="5")
+    client = redis.Redis.from_url(own_redis_url)
     _wait_for(lambda: client.xpending(STREAM, "workers")["pending"] > 0)  # evidence it holds a batch
     first.process.signal(signal.SIGKILL)
     first.process.wait_exit()
-    worker(start_server, slow, redis_url, "--read_count", "16", "--visibility_timeout_seconds", "1",
+    worker(start_server, slow, own_redis_url, "--read_count", "16", "--visibility_timeout_seconds", "1",
            SLOW_MODEL_SECONDS="0.01")  # fmt: skip
     outcomes = [result(front, job_id) for job_id in ids]
     assert {outcome["status"] for outcome in outcomes} == {"done"}
@@ -150,16 +142,16 @@ def test_jobs_of_a_worker_killed_mid_batch_are_finished_by_another(
 
 
 def test_a_poison_job_ends_failed_and_the_others_are_done(
-    start_server: ServerFactory, redis_url: str, tmp_path: Path
+    start_server: ServerFactory, own_redis_url: str, tmp_path: Path
 ) -> None:
     picky = tmp_path / "picky"
     picky.mkdir()
     joblib.dump(Picky(), picky / "model.joblib")
-    front = api(start_server, picky, redis_url)
+    front = api(start_server, picky, own_redis_url)
     poison = httpx.post(f"{front.url}/v1/jobs", json={"instances": [[999, 1, 1, 1]]}).json()["id"]
     refused = httpx.post(f"{front.url}/v1/jobs", json={"instances": [[-1, 1, 1, 1]]}).json()["id"]
     good = httpx.post(f"{front.url}/v1/jobs", json={"instances": [[5, 1, 1, 1]]}).json()["id"]
-    runner = worker(start_server, picky, redis_url, "--max_attempts", "2", "--visibility_timeout_seconds", "0.2")
+    runner = worker(start_server, picky, own_redis_url, "--max_attempts", "2", "--visibility_timeout_seconds", "0.2")
 
     assert result(front, good) == {"id": good, "status": "done", "error": None, "result": {"predictions": [0]}}
     rejected = result(front, refused)
@@ -180,21 +172,21 @@ def _wait_for(condition: Any, timeout: float = 30) -> None:
         time.sleep(0.02)
 
 
-def test_queue_metrics_show_the_backlog(start_server: ServerFactory, iris: Iris, redis_url: str) -> None:
-    front = api(start_server, iris.joblib_dir, redis_url)
+def test_queue_metrics_show_the_backlog(start_server: ServerFactory, iris: Iris, own_redis_url: str) -> None:
+    front = api(start_server, iris.joblib_dir, own_redis_url)
     for _ in range(3):
         httpx.post(f"{front.url}/v1/jobs", json={"instances": iris.features[:1].tolist()})
     metrics = httpx.get(f"{front.url}/metrics").text
     assert 'mlpatterns_async_jobs_total{model="iris",state="submitted"} 3.0' in metrics
-    runner = worker(start_server, iris.joblib_dir, redis_url)
+    runner = worker(start_server, iris.joblib_dir, own_redis_url)
     _wait_for(
         lambda: 'mlpatterns_async_jobs_total{model="iris",state="done"} 3.0' in httpx.get(f"{runner.url}/metrics").text
     )
     assert 'mlpatterns_async_queue_depth{model="iris"} 0.0' in httpx.get(f"{runner.url}/metrics").text
 
 
-def test_a_worker_stops_cleanly_on_sigterm(start_server: ServerFactory, iris: Iris, redis_url: str) -> None:
-    runner = worker(start_server, iris.joblib_dir, redis_url)
+def test_a_worker_stops_cleanly_on_sigterm(start_server: ServerFactory, iris: Iris, own_redis_url: str) -> None:
+    runner = worker(start_server, iris.joblib_dir, own_redis_url)
     process: ManagedProcess = runner.process
     process.signal(signal.SIGTERM)
     assert process.wait_exit(timeout=20) == 0

@@ -8,7 +8,7 @@ import asyncio
 import functools
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,16 +33,9 @@ from tests.support.services import start_redis
 T = TypeVar("T")
 
 
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[str]:
-    process, url = start_redis(tmp_path)
-    yield url
-    process.stop()
-
-
-def plane(model_dir: Path, redis_url: str, version: str = "7", **overrides: Any) -> DataPlane:
+def plane(model_dir: Path, own_redis_url: str, version: str = "7", **overrides: Any) -> DataPlane:
     given = {"model_name": "iris", "model_dir": str(model_dir), "model_version": version}
-    settings = ServerSettings.model_validate({**given, "cache_redis_url": redis_url, **overrides})
+    settings = ServerSettings.model_validate({**given, "cache_redis_url": own_redis_url, **overrides})
     return DataPlane(settings, ServedModel.from_settings(settings), ServerMetrics("iris", version, "primary"))
 
 
@@ -73,8 +66,8 @@ def v1(plane: DataPlane, document: bytes, request_id: str = "r") -> Awaitable[An
     return plane.handle(V1, body, "iris", request_id)
 
 
-def test_a_hit_is_the_models_answer_byte_for_byte_whatever_the_spelling(iris: Iris, redis: str) -> None:
-    cached = plane(iris.joblib_dir, redis)
+def test_a_hit_is_the_models_answer_byte_for_byte_whatever_the_spelling(iris: Iris, own_redis_url: str) -> None:
+    cached = plane(iris.joblib_dir, own_redis_url)
     spellings = [b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}', b'{"instances":[[5.1,3.5,1.4,2e-1]]}',
                  b'{"instances": [[5.10, 35e-1, 1.4, 0.20]]}']  # fmt: skip
 
@@ -90,8 +83,8 @@ def test_a_hit_is_the_models_answer_byte_for_byte_whatever_the_spelling(iris: Ir
     assert counted(cached, "hit") == 3
 
 
-def test_rows_as_objects_in_another_key_order_hit(column_model: Path, redis: str) -> None:
-    cached = plane(column_model, redis)
+def test_rows_as_objects_in_another_key_order_hit(column_model: Path, own_redis_url: str) -> None:
+    cached = plane(column_model, own_redis_url)
     row = {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}
     shuffled = dict(reversed(list(row.items())))
 
@@ -106,18 +99,18 @@ def test_rows_as_objects_in_another_key_order_hit(column_model: Path, redis: str
     assert counted(cached, "hit") == 2
 
 
-def test_a_new_model_version_never_answers_from_the_old_versions_entries(iris: Iris, redis: str) -> None:
+def test_a_new_model_version_never_answers_from_the_old_versions_entries(iris: Iris, own_redis_url: str) -> None:
     request = b'{"instances": [[5.9, 3.0, 5.1, 1.8]]}'
-    old = plane(iris.joblib_dir, redis, version="1")
+    old = plane(iris.joblib_dir, own_redis_url, version="1")
     served(old, lambda: v1(old, request))
-    new = plane(iris.joblib_dir, redis, version="2")
+    new = plane(iris.joblib_dir, own_redis_url, version="2")
     served(new, lambda: v1(new, request))
     assert counted(new, "miss") == 1
     assert counted(new, "hit") == 0
 
 
-def test_v2_hits_keep_the_requests_own_id(iris: Iris, redis: str) -> None:
-    cached = plane(iris.joblib_dir, redis)
+def test_v2_hits_keep_the_requests_own_id(iris: Iris, own_redis_url: str) -> None:
+    cached = plane(iris.joblib_dir, own_redis_url)
 
     def request(request_id: str) -> bytes:
         tensor = {"name": "x", "shape": [2, 4], "datatype": "FP64", "data": iris.features[:2].tolist()}
@@ -152,8 +145,8 @@ class SlowCountingModel(LocalModel):
         return await super().run(inference)
 
 
-def test_a_burst_of_one_request_is_predicted_once(iris: Iris, redis: str) -> None:
-    cached = plane(iris.joblib_dir, redis)
+def test_a_burst_of_one_request_is_predicted_once(iris: Iris, own_redis_url: str) -> None:
+    cached = plane(iris.joblib_dir, own_redis_url)
     assert isinstance(cached.stage, Caching)
     slow = SlowCountingModel(cached.model)
     cached.stage.inner = slow

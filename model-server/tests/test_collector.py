@@ -17,24 +17,16 @@ import pytest
 
 from tests.support.model_server import Iris, ServerFactory
 from tests.support.processes import ManagedProcess, free_port
-from tests.support.services import start_redis
 
 REQUEST = "org.kubeflow.serving.inference.request"
 RESPONSE = "org.kubeflow.serving.inference.response"
 
 
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    process, url = start_redis(tmp_path)
-    yield url
-    process.stop()
-
-
 class Collectors:
     """Starts the collector on one port, again and again, and stops what is left at the end."""
 
-    def __init__(self, workdir: Path, redis_url: str, output: Path) -> None:
-        self.workdir, self.redis_url, self.output = workdir, redis_url, output
+    def __init__(self, workdir: Path, own_redis_url: str, output: Path) -> None:
+        self.workdir, self.own_redis_url, self.output = workdir, own_redis_url, output
         self.port = free_port()
         self.started: list[ManagedProcess] = []
 
@@ -43,7 +35,7 @@ class Collectors:
         return f"http://127.0.0.1:{self.port}/"
 
     def start(self) -> ManagedProcess:
-        command = [sys.executable, "-m", "mlpatterns_server", "collector", "--redis_url", self.redis_url,
+        command = [sys.executable, "-m", "mlpatterns_server", "collector", "--redis_url", self.own_redis_url,
                    "--output", str(self.output), "--http_port", str(self.port), "--host", "127.0.0.1",
                    "--max_file_rows", "25", "--max_file_age_seconds", "0.3"]  # fmt: skip
         process = ManagedProcess(command, self.workdir / f"collector-{len(self.started)}.log")
@@ -57,8 +49,8 @@ class Collectors:
 
 
 @pytest.fixture
-def collectors(tmp_path: Path, redis_url: str) -> Iterator[Collectors]:
-    started = Collectors(tmp_path, redis_url, tmp_path / "landed")
+def collectors(tmp_path: Path, own_redis_url: str) -> Iterator[Collectors]:
+    started = Collectors(tmp_path, own_redis_url, tmp_path / "landed")
     yield started
     started.close()
 

@@ -57,6 +57,15 @@ def json_response(document: Any, status: int = 200) -> Response:
     return Response(dump_json(document), status_code=status, media_type=JSON)
 
 
+async def redis_readiness(client: Any) -> Response:
+    """Ready while the Redis the process depends on answers (the async API, the collector)."""
+    try:
+        await client.ping()
+    except Exception as error:
+        return json_response({"ready": False, "reason": f"Redis: {error}"}, 503)
+    return json_response({"ready": True})
+
+
 def error_response(error: ServerError, headers: dict[str, str] | None = None) -> Response:
     response = json_response({"error": error.message}, error.status_code)
     if error.closes_connection:

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mlpatterns_server.app import json_response
+from mlpatterns_server.app import json_response, redis_readiness
 from mlpatterns_server.collector.lander import Lander
 from mlpatterns_server.collector.receiver import BadEvent, Receiver
 from mlpatterns_server.collector.settings import CollectorSettings
@@ -53,11 +53,7 @@ class Collector:
         return json_response({"status": outcome}, 202)
 
     async def ready(self, request: Request) -> Response:
-        try:
-            await self.client.ping()
-        except Exception as error:
-            return json_response({"ready": False, "reason": f"Redis: {error}"}, 503)
-        return json_response({"ready": True})
+        return await redis_readiness(self.client)
 
     async def live(self, request: Request) -> Response:
         return json_response({"live": True})

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from mlpatterns_server import connection
-from mlpatterns_server.app import error_response, json_response
+from mlpatterns_server.app import error_response, json_response, redis_readiness
 from mlpatterns_server.dataplane.plane import DataPlane
 from mlpatterns_server.errors import InvalidInput, RouteNotFound, ServerError
 from mlpatterns_server.jobs.metrics import JobMetrics
@@ -110,11 +110,7 @@ class JobsFrontEnd:
         return json_response({"live": True})
 
     async def ready(self, request: Request) -> Response:
-        try:
-            await self.client.ping()
-        except Exception as error:
-            return json_response({"ready": False, "reason": f"Redis: {error}"}, 503)
-        return json_response({"ready": True})
+        return await redis_readiness(self.client)
 
     async def metrics_endpoint(self, request: Request) -> Response:
         content, content_type = self.metrics.exposition(request.headers.get("accept", ""))
