@@ -170,6 +170,24 @@ def test_max_rows_predicts_only_the_first_rows(iris: Iris, tmp_path: Path) -> No
     assert pq.read_table(tmp_path / "out" / "run_id=smoke" / "part-00000.parquet").num_rows == 10
 
 
+def test_a_database_that_refuses_says_so_without_a_traceback(iris: Iris, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    sa.create_engine(url).dispose()
+    done = batch(iris, tmp_path, "--input", url, "--input_table", "flowers", "--output", str(tmp_path / "out"))
+    assert done.returncode == 1
+    assert "has no table flowers" in done.stderr
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pandas(frame(iris), preserve_index=False), source)
+    target = f"sqlite:///{readonly / 'missing-dir' / 'out.db'}"
+    done = batch(iris, tmp_path, "--input", str(source), "--output", target, "--output_table", "predictions",
+                 "--key_columns", "flower_id")  # fmt: skip
+    assert done.returncode == 1
+    assert "failed in the database" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_a_missing_input_says_so(iris: Iris, tmp_path: Path) -> None:
     done = batch(iris, tmp_path, "--input", str(tmp_path / "absent.parquet"), "--output", str(tmp_path / "out"))
     assert done.returncode == 1

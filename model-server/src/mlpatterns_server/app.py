@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -228,13 +228,23 @@ def create_app(settings: ServerSettings, model: ServedModel, serve_metrics_port:
         response.headers.update(headers)
         return response
 
-    connection.configure(
-        connection.ConnectionLimits(
-            settings.max_header_bytes, settings.header_timeout_seconds, settings.max_pipelined_requests
-        ),
-        service.metrics.refused,
+    return hardened_app(settings, service.metrics, service.routes(), service.lifespan, http_error)
+
+
+def hardened_app(
+    settings: ServerSettings,
+    metrics: ServerMetrics,
+    routes: list[Route],
+    lifespan: Any,
+    http_error: Callable[[Request, Exception], Awaitable[Response]],
+) -> ASGIApp:
+    """An HTTP front-end's app with the connection limits (connection.py) and the guard against
+    clients that reset: the same for every front-end that listens."""
+    limits = connection.ConnectionLimits(
+        settings.max_header_bytes, settings.header_timeout_seconds, settings.max_pipelined_requests
     )
-    app = Starlette(routes=service.routes(), lifespan=service.lifespan, exception_handlers={HTTPException: http_error})
+    connection.configure(limits, metrics.refused)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     return connection.ClientGoneGuard(app)
 
 

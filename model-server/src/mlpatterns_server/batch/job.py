@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
+from sqlalchemy.exc import SQLAlchemyError
 
 from mlpatterns_server.arrowfs import StorageError, shut_down
 from mlpatterns_server.batch.outputs import open_output
@@ -127,6 +128,12 @@ def run(settings: BatchSettings, loaded: LoadedModel, load_seconds: float) -> in
             where = predict_all(model, settings, tracked(), counts)
         except (StorageError, ColumnsError, InvalidInput, BatchFailed, OSError) as error:
             log.error("batch run %s (shard %d) failed: %s", settings.run_id, settings.shard_index, error)
+            return 1
+        except SQLAlchemyError as error:  # a database that refuses the connection, the table or the rows
+            reason = str(error).splitlines()[0]
+            log.error(
+                "batch run %s (shard %d) failed in the database: %s", settings.run_id, settings.shard_index, reason
+            )
             return 1
         finally:
             shut_down()

@@ -17,8 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from mlpatterns_server import connection
-from mlpatterns_server.app import error_response, json_response, redis_readiness
+from mlpatterns_server.app import error_response, hardened_app, json_response, redis_readiness
 from mlpatterns_server.dataplane.plane import DataPlane
 from mlpatterns_server.errors import InvalidInput, RouteNotFound, ServerError
 from mlpatterns_server.jobs.metrics import JobMetrics
@@ -149,14 +148,7 @@ def create_app(settings: AsyncApiSettings, model: ServedModel) -> ASGIApp:
                                                 "are POST /v1/jobs and GET /v1/jobs/{id}"))  # fmt: skip
         return json_response({"error": exc.detail}, exc.status_code)
 
-    connection.configure(
-        connection.ConnectionLimits(
-            settings.max_header_bytes, settings.header_timeout_seconds, settings.max_pipelined_requests
-        ),
-        front.metrics.refused,
-    )
-    app = Starlette(routes=front.routes(), lifespan=front.lifespan, exception_handlers={HTTPException: http_error})
-    return connection.ClientGoneGuard(app)
+    return hardened_app(settings, front.metrics, front.routes(), front.lifespan, http_error)
 
 
 def run(settings: AsyncApiSettings, loaded: LoadedModel, load_seconds: float) -> None:
