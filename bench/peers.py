@@ -4,10 +4,14 @@ MLServer (with and without adaptive batching), BentoML (with and without batchin
 of its own that this bench makes once under bench/.venvs (never make setup), with the same
 scikit-learn as ours so they unpickle the same model. wrk at concurrency 32, one row per request,
 each server in the protocol it speaks. Target: ours with batching at least 5x MLServer with
-batching. Run: python -m bench.peers (BENCH_SECONDS per run)."""
+batching. Run: python -m bench.peers (BENCH_SECONDS per run; BENCH_PEERS=name,name runs some;
+BENCH_OMP_THREADS=N sets OMP_NUM_THREADS for every server, ours included, to compare them with the
+same native threads: ours limits predictions on its event loop to one by default, the others
+leave OpenMP its default)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -120,6 +124,8 @@ def measure(server: Server, port: int, work: Path) -> float:
         f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = {json.dumps(body)}\n'
     )
     env = {**{k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}, **server.env}
+    if os.environ.get("BENCH_OMP_THREADS"):
+        env["OMP_NUM_THREADS"] = os.environ["BENCH_OMP_THREADS"]
     process = subprocess.Popen(server.command, cwd=server.cwd, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     try:
@@ -132,13 +138,19 @@ def measure(server: Server, port: int, work: Path) -> float:
             raise RuntimeError(f"errors during the run:\n{out}")
         return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     finally:
-        # The whole group (servers that fork workers), and by force if it does not stop.
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server and every process of its group. Its workers may outlive it: LitServe's
+    inference workers ignore SIGTERM and, left spinning, took both cores from every later run
+    (the 5 req/s once reported for LitServe with batching). Whatever is left is killed."""
+    os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=15)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=15)
 
 
 def main() -> None:
@@ -148,7 +160,10 @@ def main() -> None:
         work = Path(tmp)
         model = work / "model.joblib"
         joblib.dump(HistGradientBoostingClassifier(random_state=0).fit(features, labels), model)
+        chosen = [name for name in os.environ.get("BENCH_PEERS", "").split(",") if name]
         for name, make in servers(model, work, features[0].tolist()).items():
+            if chosen and name not in chosen:
+                continue
             port = free_port()
             try:
                 results[name] = measure(make(port), port, work)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -142,3 +143,26 @@ def test_codecs_are_picklable_for_the_decoding_helper(codec: object) -> None:
     import pickle
 
     assert pickle.loads(pickle.dumps(codec)).__class__ is codec.__class__
+
+
+def _openmp_threads() -> int:
+    from threadpoolctl import threadpool_info
+
+    return max(int(pool["num_threads"]) for pool in threadpool_info() if pool["user_api"] == "openmp")
+
+
+def test_predictions_on_the_event_loop_get_one_openmp_thread_and_large_ones_in_a_thread_the_default(
+    iris: Iris, tmp_path: Path
+) -> None:
+    seen: list[int] = []
+    fresh = threading.Thread(target=lambda: seen.append(_openmp_threads()))
+    fresh.start()
+    fresh.join()
+    plane = plane_for(iris, tmp_path)  # --loop_model_threads 1, the default
+
+    async def both() -> tuple[int, int]:
+        return _openmp_threads(), await asyncio.to_thread(_openmp_threads)
+
+    on_loop, in_thread = run(plane, both)
+    assert on_loop == 1
+    assert in_thread == seen[0]

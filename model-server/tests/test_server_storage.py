@@ -16,6 +16,7 @@ import boto3
 import httpx
 import pytest
 
+from tests.support.forward import PortForward
 from tests.support.model_server import Iris, ServerFactory
 from tests.support.processes import ManagedProcess, free_port
 from tests.support.services import S3Server, s3_client_env, start_gcs, start_https_files, start_s3
@@ -71,11 +72,16 @@ def test_transient_s3_outage_is_retried_and_readiness_waits(
         time.sleep(0.2)
     with pytest.raises(httpx.ConnectError):  # not ready: nothing answers before the model is loaded
         httpx.get(f"{server.url}/v2/health/ready")
-    storage = start_s3(tmp_path, port=port)
+    # The outage ends with the storage whole: its port starts answering in front of a filled S3.
+    storage = start_s3(tmp_path)
     try:
         _upload(storage, iris, "late", "iris/model.joblib")
-        server.process.wait_http(f"{server.url}/v2/health/ready", timeout=60)
-        _predicts(server.predict_url, iris)
+        forward = PortForward(port, int(storage.endpoint.rsplit(":", 1)[1]))
+        try:
+            server.process.wait_http(f"{server.url}/v2/health/ready", timeout=60)
+            _predicts(server.predict_url, iris)
+        finally:
+            forward.stop()
         assert "EndpointConnectionError" in server.process.logs()
     finally:
         storage.process.stop()

@@ -8,20 +8,20 @@ import difflib
 import logging
 import os
 import re
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.convertors import StringConvertor, register_url_convertor
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlpatterns_server import __version__, connection, logs
-from mlpatterns_server.dataplane.plane import DataPlane
+from mlpatterns_server.dataplane.plane import Answer, DataPlane
 from mlpatterns_server.errors import (
     MethodNotAllowed,
     ModelNotFound,
@@ -75,10 +75,10 @@ def error_response(error: ServerError, headers: dict[str, str] | None = None) ->
     return response
 
 
-def incoming_request_id(request: Request) -> str:
+def incoming_request_id(headers: Mapping[str, str]) -> str:
     """The client's x-request-id if it is a plausible id, else a new one (never echo a 10 MB header)."""
-    given = request.headers.get("x-request-id")
-    return given if given is not None and _REQUEST_ID.match(given) else uuid.uuid4().hex
+    given = headers.get("x-request-id")
+    return given if given is not None and _REQUEST_ID.match(given) else os.urandom(16).hex()
 
 
 class HttpFrontEnd:
@@ -119,18 +119,28 @@ class HttpFrontEnd:
         return await self._inference(request, V2)
 
     async def _inference(self, request: Request, codec: V1Codec | V2Codec) -> Response:
-        request_id = incoming_request_id(request)
-
-        def body() -> Awaitable[bytes]:
-            return read_body(request, self.settings.max_body_bytes, self.settings.body_timeout_seconds, self.bodies)
-
-        answer = await self.plane.handle(
-            codec, body, request.path_params["name"], request_id, request.headers, request.headers.get(v2.HEADER_LENGTH)
-        )
+        answer = await self.answer(codec, request.path_params["name"], request.headers, request.receive)
         response = Response(answer.body, status_code=answer.status, media_type=answer.content_type)
         response.headers.update(answer.headers)
-        response.headers["x-request-id"] = request_id
         return response
+
+    async def answer(self, codec: V1Codec | V2Codec, name: str, headers: Mapping[str, str], receive: Receive) -> Answer:
+        """One inference request of any route: its body read within bounds, answered by the data
+        plane, its x-request-id among the answer's headers."""
+        request_id = incoming_request_id(headers)
+
+        def body() -> Awaitable[bytes]:
+            return read_body(
+                receive,
+                headers.get("content-length"),
+                self.settings.max_body_bytes,
+                self.settings.body_timeout_seconds,
+                self.bodies,
+            )
+
+        answer = await self.plane.handle(codec, body, name, request_id, headers, headers.get(v2.HEADER_LENGTH))
+        answer.headers["x-request-id"] = request_id
+        return answer
 
     # -- health and metadata
 
@@ -217,7 +227,7 @@ def create_app(settings: ServerSettings, model: ServedModel, serve_metrics_port:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        headers = {"x-request-id": incoming_request_id(request)}
+        headers = {"x-request-id": incoming_request_id(request.headers)}
         if exc.status_code == 405:
             allowed = (exc.headers or {}).get("Allow", "")
             message = f"{request.method} is not allowed on {request.url.path}; it takes {allowed}"
@@ -228,7 +238,38 @@ def create_app(settings: ServerSettings, model: ServedModel, serve_metrics_port:
         response.headers.update(headers)
         return response
 
-    return hardened_app(settings, service.metrics, service.routes(), service.lifespan, http_error)
+    app = hardened_app(settings, service.metrics, service.routes(), service.lifespan, http_error)
+    return connection.ClientGoneGuard(InferencePaths(service, app))
+
+
+class InferencePaths:
+    """The hot path: a POST to this model's own inference paths goes straight to the data plane,
+    without Starlette's middleware, routing, Request and Response (a quarter of the server's time
+    per batched request, bench/README.md); anything else, another model's name included, goes
+    to the Starlette app, whose routes answer it the same way or with the error."""
+
+    def __init__(self, front: HttpFrontEnd, app: ASGIApp) -> None:
+        self.front = front
+        self.app = app
+        name, version = front.model.name, front.model.version
+        self.paths: dict[str, V1Codec | V2Codec] = {
+            f"/v1/models/{name}:predict": V1,
+            f"/v2/models/{name}/infer": V2,
+            f"/v2/models/{name}/versions/{version}/infer": V2,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        codec = self.paths.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if codec is None:
+            return await self.app(scope, receive, send)
+        answer = await self.front.answer(codec, self.front.model.name, Headers(scope=scope), receive)
+        headers = [
+            (b"content-length", str(len(answer.body)).encode()),
+            (b"content-type", answer.content_type.encode()),
+            *((name.encode(), value.encode("latin-1")) for name, value in answer.headers.items()),
+        ]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})
 
 
 def hardened_app(
@@ -237,15 +278,14 @@ def hardened_app(
     routes: list[Route],
     lifespan: Any,
     http_error: Callable[[Request, Exception], Awaitable[Response]],
-) -> ASGIApp:
-    """An HTTP front-end's app with the connection limits (connection.py) and the guard against
-    clients that reset: the same for every front-end that listens."""
+) -> Starlette:
+    """An HTTP front-end's app under the connection limits (connection.py): the same for every
+    front-end that listens. Wrap it in connection.ClientGoneGuard."""
     limits = connection.ConnectionLimits(
         settings.max_header_bytes, settings.header_timeout_seconds, settings.max_pipelined_requests
     )
     connection.configure(limits, metrics.refused)
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
-    return connection.ClientGoneGuard(app)
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
 
 
 def create_worker_app() -> ASGIApp:

@@ -111,6 +111,14 @@ class ServerSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="For every process.")
     log_format: Literal["text", "json"] = Field("text", description="json: one object per line (time, level, ...).")
 
+    loop_model_threads: int = Field(
+        1,
+        ge=0,
+        description="OpenMP threads for predictions made on the event loop (single requests and micro-batches, "
+        "too small to gain from more); large requests, predicted in a thread, keep the library's default. "
+        "0: the library's default everywhere.",
+    )
+
     # -- micro-batching
     enable_batching: bool = Field(False, description="Group concurrent requests into one predict call.")
     max_batch_size: int = Field(32, ge=1, description="Most rows in one batch.")

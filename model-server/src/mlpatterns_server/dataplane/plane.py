@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from mlpatterns_server import threads
 from mlpatterns_server.dataplane.stages import Inference, Relayed, Stage, build_stage
 from mlpatterns_server.errors import ModelNotFound, ModelNotReady, ServerError
 from mlpatterns_server.loading.loaded import Tensors
@@ -108,6 +109,7 @@ class DataPlane:
         # stalls every request for ~100 ms. Freeze them so collections only walk new objects.
         gc.collect()
         gc.freeze()
+        threads.limit_this_thread(self.settings.loop_model_threads)
         if self.prediction_log:
             self.prediction_log.start()
         self.stage.start()

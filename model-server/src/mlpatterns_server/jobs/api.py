@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from mlpatterns_server import connection
 from mlpatterns_server.app import error_response, hardened_app, json_response, redis_readiness
 from mlpatterns_server.dataplane.plane import DataPlane
 from mlpatterns_server.errors import InvalidInput, RouteNotFound, ServerError
@@ -63,7 +64,11 @@ class JobsFrontEnd:
     async def submit(self, request: Request) -> Response:
         try:
             body = await read_body(
-                request, self.settings.max_body_bytes, self.settings.body_timeout_seconds, self.bodies
+                request.receive,
+                request.headers.get("content-length"),
+                self.settings.max_body_bytes,
+                self.settings.body_timeout_seconds,
+                self.bodies,
             )
             binary_header = request.headers.get(v2.HEADER_LENGTH)
             codec = _protocol(body, binary_header)
@@ -148,7 +153,7 @@ def create_app(settings: AsyncApiSettings, model: ServedModel) -> ASGIApp:
                                                 "are POST /v1/jobs and GET /v1/jobs/{id}"))  # fmt: skip
         return json_response({"error": exc.detail}, exc.status_code)
 
-    return hardened_app(settings, front.metrics, front.routes(), front.lifespan, http_error)
+    return connection.ClientGoneGuard(hardened_app(settings, front.metrics, front.routes(), front.lifespan, http_error))
 
 
 def run(settings: AsyncApiSettings, loaded: LoadedModel, load_seconds: float) -> None:
