@@ -26,6 +26,7 @@ from mlpatterns_server.metrics import ServerMetrics
 from mlpatterns_server.model import ServedModel
 from mlpatterns_server.protocol.codecs import V1, V2
 from mlpatterns_server.settings import ServerSettings
+from tests.support.metrics import sample
 from tests.support.model_server import Iris, ServerFactory
 from tests.support.processes import ManagedProcess, free_port
 from tests.support.services import start_redis
@@ -247,11 +248,7 @@ def test_traffic_through_a_redis_restart_fails_no_request(
 
 
 def _cache_count(url: str, result: str) -> float:
-    prefix = f'mlpatterns_cache_requests_total{{model="iris",result="{result}"}}'
-    for line in httpx.get(f"{url}/metrics").text.splitlines():
-        if line.startswith(prefix):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+    return sample(f"{url}/metrics", "mlpatterns_cache_requests_total", model="iris", result=result)
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:

@@ -15,6 +15,7 @@ import httpx
 import pyarrow.dataset as ds
 import pytest
 
+from tests.support.metrics import sample
 from tests.support.model_server import Iris, ServerFactory
 from tests.support.processes import ManagedProcess, free_port
 
@@ -34,10 +35,14 @@ class Collectors:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
-    def start(self) -> ManagedProcess:
+    @property
+    def metrics(self) -> str:
+        return f"{self.url}metrics"
+
+    def start(self, *extra: str) -> ManagedProcess:
         command = [sys.executable, "-m", "mlpatterns_server", "collector", "--redis_url", self.own_redis_url,
                    "--output", str(self.output), "--http_port", str(self.port), "--host", "127.0.0.1",
-                   "--max_file_rows", "25", "--max_file_age_seconds", "0.3"]  # fmt: skip
+                   "--max_file_rows", "25", "--max_file_age_seconds", "0.3", *extra]  # fmt: skip
         process = ManagedProcess(command, self.workdir / f"collector-{len(self.started)}.log")
         self.started.append(process)
         process.wait_http(f"http://127.0.0.1:{self.port}/v2/health/ready")
@@ -55,13 +60,15 @@ def collectors(tmp_path: Path, own_redis_url: str) -> Iterator[Collectors]:
     started.close()
 
 
-def kserve_pair(url: str, request_id: str, retry: bool = False) -> None:
+def kserve_pair(url: str, request_id: str, retry: bool = False, halves: tuple[str, ...] = (REQUEST, RESPONSE)) -> None:
     """What KServe's logger sends for one prediction of an InferenceService 'iris'."""
     common = {"ce-specversion": "1.0", "ce-id": request_id, "ce-source": "http://localhost:9081/",
               "ce-inferenceservicename": "iris", "ce-namespace": "shop", "ce-component": "predictor",
               "ce-endpoint": "default", "ce-time": "2026-11-25T10:00:00Z",
               "content-type": "application/json"}  # fmt: skip
-    for kind, body in ((REQUEST, b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}'), (RESPONSE, b'{"predictions": [0]}')):
+    bodies = {REQUEST: b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}', RESPONSE: b'{"predictions": [0]}'}
+    for kind in halves:
+        body = bodies[kind]
         for _ in range(2 if retry else 1):
             answer = httpx.post(url, content=body, headers={**common, "ce-type": kind})
             assert answer.status_code == 202, answer.text
@@ -144,3 +151,52 @@ def test_what_is_not_a_cloudevent_is_refused_with_a_reason(collectors: Collector
     assert "no id" in no_id.json()["error"]
     wrong = httpx.post(collectors.url, content=b"{}", headers={"ce-type": "com.example.other", "ce-id": "1"})
     assert wrong.status_code == 400
+
+
+def test_an_event_is_traced_from_held_to_landed_and_a_flush_lands_it_at_once(collectors: Collectors) -> None:
+    collectors.start("--max_file_age_seconds", "3600")  # nothing lands unless flushed
+    kserve_pair(collectors.url, "traced-1", halves=(REQUEST,))
+    state = httpx.get(f"{collectors.url}v1/events/traced-1")
+    assert state.json() == {"id": "traced-1", "components": {"iris/predictor": {"state": "held"}}}
+    kserve_pair(collectors.url, "traced-1", halves=(RESPONSE,))
+    assert httpx.get(f"{collectors.url}v1/events/traced-1").json()["components"]["iris/predictor"] == {
+        "state": "appended"
+    }
+    wait_for(lambda: sample(collectors.metrics, "mlpatterns_collector_unlanded_events") == 1)
+    assert not landed(collectors.output)
+
+    flushed = httpx.post(f"{collectors.url}v1/flush")
+    assert flushed.json() == {"landed": 1}
+    component = httpx.get(f"{collectors.url}v1/events/traced-1").json()["components"]["iris/predictor"]
+    assert component["state"] == "landed"
+    assert Path(component["file"]).exists()
+    assert [row["request_id"] for row in landed(collectors.output)] == ["traced-1"]
+    kserve_pair(collectors.url, "traced-1", halves=(RESPONSE,))  # a logger's late retry
+    assert sample(collectors.metrics, "mlpatterns_collector_events_total", source="kserve", result="duplicate") == 1
+    assert sample(collectors.metrics, "mlpatterns_collector_events_total", source="kserve", result="held") == 1
+    assert sample(collectors.metrics, "mlpatterns_collector_events_total", source="kserve", result="appended") == 1
+    assert sample(collectors.metrics, "mlpatterns_collector_landed_events_total", model="iris") == 1
+    assert sample(collectors.metrics, "mlpatterns_collector_landed_files_total") == 1
+    assert sample(collectors.metrics, "mlpatterns_collector_unlanded_events") == 0
+    unknown = httpx.get(f"{collectors.url}v1/events/never-sent")
+    assert unknown.status_code == 404
+    assert "never-sent" in unknown.json()["error"]
+
+
+def test_loggers_that_send_one_half_land_each_event_alone(collectors: Collectors) -> None:
+    collectors.start("--logger_mode", "request")
+    for number in range(3):
+        kserve_pair(collectors.url, f"alone-{number}", halves=(REQUEST,))
+    wait_for(lambda: len(landed(collectors.output)) == 3)
+    rows = landed(collectors.output)
+    assert {row["inputs"] for row in rows} == {'{"instances": [[5.1, 3.5, 1.4, 0.2]]}'}
+    assert {row["outputs"] for row in rows} == {""}
+
+
+def test_an_event_over_the_size_limit_is_refused_before_it_is_read(collectors: Collectors) -> None:
+    collectors.start("--max_body_bytes", "2048")
+    headers = {"ce-type": RESPONSE, "ce-id": "big", "ce-specversion": "1.0"}
+    answer = httpx.post(collectors.url, content=b"x" * 4096, headers=headers)
+    assert answer.status_code == 413
+    assert "2048" in answer.json()["error"]
+    assert sample(collectors.metrics, "mlpatterns_collector_events_total", source="unknown", result="rejected") == 1

@@ -10,6 +10,7 @@ import httpx
 import joblib
 import pytest
 
+from tests.support.metrics import sample
 from tests.support.model_server import Iris, Server, ServerFactory
 from tests.support.picky_model import Picky
 
@@ -219,10 +220,9 @@ def test_unknown_route_and_method_answer_json(iris_server: Server) -> None:
 
 def test_client_errors_are_counted_by_code(iris_server: Server) -> None:
     def count_400() -> float:
-        for line in httpx.get(f"{iris_server.url}/metrics").text.splitlines():
-            if line.startswith('mlpatterns_requests_total{code="400",model="iris",role="primary"'):
-                return float(line.rsplit(" ", 1)[1])
-        return 0.0
+        return sample(
+            f"{iris_server.url}/metrics", "mlpatterns_requests_total", code="400", model="iris", role="primary"
+        )
 
     before = count_400()
     httpx.post(iris_server.predict_url, content=b"{")

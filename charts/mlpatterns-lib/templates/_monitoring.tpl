@@ -31,7 +31,9 @@ spec:
 
 {{/*
 mlpatterns.podMonitor: scrape pods KServe created (they carry no chart labels, so select them by
-the InferenceService label .isvc), or the pods .selector selects, on the container port named by .port.
+the InferenceService label .isvc), or the pods .selector selects, on the container port named by
+.port (with .sameport, even when monitoring.port moves the server's /metrics); .name names a
+second monitor of a release (default: the release's full name).
 Usage: {{ include "mlpatterns.podMonitor" (dict "root" . "isvc" $name "port" "http1") }}
 */}}
 {{- define "mlpatterns.podMonitor" -}}
@@ -39,7 +41,7 @@ Usage: {{ include "mlpatterns.podMonitor" (dict "root" . "isvc" $name "port" "ht
 apiVersion: monitoring.coreos.com/v1
 kind: PodMonitor
 metadata:
-  name: {{ include "mlpatterns.fullname" .root }}
+  name: {{ .name | default (include "mlpatterns.fullname" .root) }}
   namespace: {{ include "mlpatterns.namespace" .root }}
   labels:
     {{- include "mlpatterns.labels" .root | nindent 4 }}
@@ -55,7 +57,8 @@ spec:
       serving.kserve.io/inferenceservice: {{ .isvc }}
       {{- end }}
   podMetricsEndpoints:
-    {{- with .root.Values.monitoring.port }}
+    {{- /* monitoring.port moves the model server's /metrics; .sameport pods (the collector) keep .port. */}}
+    {{- with and (not .sameport) .root.Values.monitoring.port }}
     # A number, not a name: the platform's ClusterServingRuntime does not name this port.
     - portNumber: {{ . }}
     {{- else }}

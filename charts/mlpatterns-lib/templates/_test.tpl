@@ -80,16 +80,20 @@ spec:
 
 {{/*
 mlpatterns.testPod: the serving charts' `helm test` hook. It sends .Values.test.instances to the
-release's v1 endpoint at .url and checks the answer: HTTP 200, one prediction per instance, and
-when .Values.test.expected is set, exactly those predictions.
+release's v1 endpoint at .url, with a fresh x-request-id, and checks the answer: HTTP 200, one
+prediction per instance, and when .Values.test.expected is set, exactly those predictions.
+Optional: .headers (a dict; "{request_id}" in a value is that id) on the request, .then (Python
+run after the check, with `request_id` and `predictions` at hand) and .env (more entries).
 Usage: {{ include "mlpatterns.testPod" (dict "root" . "url" $predictUrl) }}
 */}}
 {{- define "mlpatterns.testPod" -}}
-{{- $script := `import json, os, urllib.request
+{{- $script := `import json, os, urllib.request, uuid
 instances = json.loads(os.environ["INSTANCES"])
+request_id = "helm-test-" + uuid.uuid4().hex
+headers = {name: value.format(request_id=request_id) for name, value in json.loads(os.environ["HEADERS"]).items()}
 request = urllib.request.Request(
     os.environ["URL"], json.dumps({"instances": instances}).encode(),
-    {"content-type": "application/json"},
+    {"content-type": "application/json", "x-request-id": request_id, **headers},
 )
 with urllib.request.urlopen(request, timeout=60) as answer:
     assert answer.status == 200, answer.status
@@ -97,7 +101,11 @@ with urllib.request.urlopen(request, timeout=60) as answer:
 assert len(predictions) == len(instances), predictions
 expected = json.loads(os.environ["EXPECTED"])
 assert expected is None or predictions == expected, (predictions, expected)
-print("prediction ok:", predictions)` -}}
-{{- $env := list (dict "name" "URL" "value" .url) (dict "name" "INSTANCES" "value" (.root.Values.test.instances | toJson)) (dict "name" "EXPECTED" "value" (.root.Values.test.expected | toJson)) -}}
+print("prediction ok:", predictions, "request", request_id)` -}}
+{{- with .then }}
+{{- $script = printf "%s\n%s" $script . -}}
+{{- end }}
+{{- $env := list (dict "name" "URL" "value" .url) (dict "name" "INSTANCES" "value" (.root.Values.test.instances | toJson)) (dict "name" "EXPECTED" "value" (.root.Values.test.expected | toJson)) (dict "name" "HEADERS" "value" (default dict .headers | toJson)) -}}
+{{- $env = concat $env (default list .env) -}}
 {{- include "mlpatterns.testHook" (dict "root" .root "name" "predict" "script" $script "env" (toYaml $env)) }}
 {{- end -}}

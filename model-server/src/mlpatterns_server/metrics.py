@@ -128,6 +128,10 @@ class ServerMetrics:
         return serve_port(self.registry, port, host)
 
     def exposition(self, accept: str) -> tuple[bytes, str]:
-        """The metrics in the format the scraper asks for (Prometheus text 0.0.4 by default)."""
-        encoder, content_type = choose_encoder(accept)
-        return encoder(self.registry), content_type
+        return exposition(self.registry, accept)
+
+
+def exposition(registry: CollectorRegistry, accept: str) -> tuple[bytes, str]:
+    """A registry's metrics in the format the scraper asks for (Prometheus text 0.0.4 by default)."""
+    encoder, content_type = choose_encoder(accept)
+    return encoder(registry), content_type

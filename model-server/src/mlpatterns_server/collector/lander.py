@@ -1,10 +1,11 @@
 """The stream landed as Parquet: a consumer group reads the events, buffers them by partition
 (date, model, version) and writes a file when a partition holds --max_file_rows events or its
 first event is --max_file_age_seconds old; the events are acknowledged only once their file is
-written. Files are named by the stream id of their first event, and a restarted lander first
-re-reads the events it had not acknowledged, in order: the partition's first unacknowledged event
-is the first event of the file it was writing, so the file is rewritten under the same name, not
-written twice. At least once in, each event exactly once in what is landed."""
+written and each event's state says `landed <file>`. Files are named by the stream id of their
+first event, and a restarted lander first re-reads the events it had not acknowledged, in order:
+the partition's first unacknowledged event is the first event of the file it was writing, so the
+file is rewritten under the same name, not written twice. At least once in, each event exactly
+once in what is landed."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from mlpatterns_server.arrowfs import filesystem
+from mlpatterns_server.collector.metrics import CollectorMetrics
+from mlpatterns_server.collector.receiver import as_text, state_key
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,8 @@ def row(entry_id: str, fields: dict[bytes, bytes]) -> dict[str, Any]:
             "source": "server",
         }  # fmt: skip
     meta = orjson.loads(fields[b"meta"])
-    response = _json(fields[b"response"])
+    # With a logger that sends one half only (logger mode request or response), the other is absent.
+    response = _json(fields.get(b"response", b""))
     model = meta.get("inferenceservicename") or (response or {}).get("model_name") or "unknown"
     version = meta.get("modelversion") or (response or {}).get("model_version") or ""
     when = meta.get("time")
@@ -61,8 +65,8 @@ def row(entry_id: str, fields: dict[bytes, bytes]) -> dict[str, Any]:
         "event_id": entry_id, "request_id": meta["id"], "model": model, "version": str(version),
         "role": meta.get("endpoint") or meta.get("component") or "",
         "timestamp": datetime.fromisoformat(when) if when else datetime.fromtimestamp(meta["received"], UTC),
-        "latency_ms": None, "inputs": fields[b"request"].decode(errors="replace"),
-        "outputs": fields[b"response"].decode(errors="replace"), "source": "kserve",
+        "latency_ms": None, "inputs": fields.get(b"request", b"").decode(errors="replace"),
+        "outputs": fields.get(b"response", b"").decode(errors="replace"), "source": "kserve",
     }  # fmt: skip
 
 
@@ -80,6 +84,8 @@ class Partition:
     started: float = field(default_factory=time.monotonic)
     entry_ids: list[str] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    # Each row's event id and component, whose state becomes `landed <file>`.
+    states: list[tuple[str, str]] = field(default_factory=list)
 
 
 def partition_of(values: dict[str, Any]) -> str:
@@ -91,20 +97,46 @@ def _safe(text: str) -> str:
     return "".join(char if char.isalnum() or char in "-_.@" else "_" for char in text) or "_"
 
 
+# KEYS: the events' state hashes. ARGV: the state, its ttl, then each event's component.
+_MARK = """
+for i, key in ipairs(KEYS) do
+  redis.call("HSET", key, ARGV[i + 2], ARGV[1])
+  redis.call("EXPIRE", key, ARGV[2])
+end
+"""
+# Events whose state is set in one call.
+MARK_CHUNK = 1000
+# Seconds between readings of the stream's backlog (a metric).
+BACKLOG_EVERY = 5.0
+
+
 class Lander:
     def __init__(self, client: Any, stream: str, group: str, consumer: str, output: str, max_rows: int,
-                 max_age_seconds: float) -> None:  # fmt: skip
+                 max_age_seconds: float, state_ttl_seconds: int, metrics: CollectorMetrics) -> None:  # fmt: skip
         self.client = client
         self.stream = stream
         self.group = group
         self.consumer = consumer
+        self.output = output.rstrip("/")
         self.fs, root = filesystem(output)
         self.root = root.rstrip("/")
         self.max_rows = max_rows
         self.max_age = max_age_seconds
+        self.state_ttl = state_ttl_seconds
+        self.metrics = metrics
         self.partitions: dict[str, Partition] = {}
         self.held: set[str] = set()
         self.landed = 0
+        # One flush at a time: the loop's and one asked for over HTTP would write the same rows.
+        self.flushing = asyncio.Lock()
+        self._mark = client.register_script(_MARK)
+        self._backlog_read = 0.0
+
+    def _report(self) -> None:
+        """What the lander holds, for the metrics (set here: /metrics may be served by another thread)."""
+        self.metrics.unlanded.set(len(self.held))
+        oldest = min((partition.started for partition in self.partitions.values()), default=None)
+        self.metrics.oldest_unlanded.set(0.0 if oldest is None else time.monotonic() - oldest)
 
     async def ensure_group(self) -> None:
         from redis.exceptions import ResponseError
@@ -122,7 +154,18 @@ class Lander:
             answer = await self.client.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=1000, block=200)
             self._hold(answer[0][1] if answer else [])
             await self.flush(due_only=True)
+            self._report()
+            await self._read_backlog()
         await self.flush(due_only=False)
+        self._report()
+
+    async def _read_backlog(self) -> None:
+        if time.monotonic() - self._backlog_read < BACKLOG_EVERY:
+            return
+        self._backlog_read = time.monotonic()
+        for group in await self.client.xinfo_groups(self.stream):
+            if as_text(group["name"]) == self.group:
+                self.metrics.backlog.set(group.get("lag") or 0)
 
     async def _reread_own_pending(self) -> None:
         """After a restart: the events read before and not acknowledged, in order. One lander
@@ -132,7 +175,7 @@ class Lander:
             start_id, claimed, _ = await self.client.xautoclaim(
                 self.stream, self.group, self.consumer, min_idle_time=0, start_id=start_id, count=1000
             )
-            if _text(start_id) == "0-0" or not claimed:
+            if as_text(start_id) == "0-0" or not claimed:
                 break
         start = "0"
         while True:
@@ -141,11 +184,11 @@ class Lander:
             if not entries:
                 return
             self._hold(entries)
-            start = _text(entries[-1][0])
+            start = as_text(entries[-1][0])
 
     def _hold(self, entries: Iterable[tuple[bytes | str, dict[bytes, bytes]]]) -> None:
         for raw_id, fields in entries:
-            entry_id = _text(raw_id)
+            entry_id = as_text(raw_id)
             if entry_id in self.held:
                 continue
             try:
@@ -162,10 +205,18 @@ class Lander:
                 partition = self.partitions[key] = Partition(key)
             partition.entry_ids.append(entry_id)
             partition.rows.append(values)
+            partition.states.append((values["request_id"], as_text(fields.get(b"where", b""))))
             self.held.add(entry_id)
 
-    async def flush(self, due_only: bool) -> None:
-        now = time.monotonic()
+    async def flush(self, due_only: bool) -> int:
+        """Write the partitions that are due (all of them unless due_only); returns the events landed."""
+        async with self.flushing:
+            landed = await self._flush(due_only)
+        self._report()
+        return landed
+
+    async def _flush(self, due_only: bool) -> int:
+        now, landed = time.monotonic(), 0
         for key, partition in list(self.partitions.items()):
             full = len(partition.rows) >= self.max_rows
             old = now - partition.started >= self.max_age
@@ -175,17 +226,38 @@ class Lander:
                 rows, ids = partition.rows[: self.max_rows], partition.entry_ids[: self.max_rows]
                 if due_only and len(rows) < self.max_rows and not old:
                     break
-                await asyncio.to_thread(self._write, partition.path, ids[0], rows)
+                file = await asyncio.to_thread(self._write, partition.path, ids[0], rows)
+                await self._mark_landed(partition.states[: len(rows)], f"landed {file}")
                 await self.client.xack(self.stream, self.group, *ids)
                 self.landed += len(ids)
+                landed += len(ids)
+                self._count(rows)
                 self.held.difference_update(ids)
-                del partition.rows[: len(rows)], partition.entry_ids[: len(ids)]
+                del partition.rows[: len(rows)], partition.entry_ids[: len(ids)], partition.states[: len(rows)]
             if not partition.rows:
                 del self.partitions[key]
+        return landed
 
-    def _write(self, path: str, first_id: str, rows: list[dict[str, Any]]) -> None:
+    async def _mark_landed(self, states: list[tuple[str, str]], state: str) -> None:
+        for start in range(0, len(states), MARK_CHUNK):
+            chunk = [(event_id, where) for event_id, where in states[start : start + MARK_CHUNK] if event_id]
+            if chunk:
+                keys = [state_key(self.stream, event_id) for event_id, _ in chunk]
+                await self._mark(keys=keys, args=[state, self.state_ttl, *(where for _, where in chunk)])
+
+    def _count(self, rows: list[dict[str, Any]]) -> None:
+        self.metrics.landed_files.inc()
+        by_model: dict[str, int] = {}
+        for values in rows:
+            by_model[values["model"]] = by_model.get(values["model"], 0) + 1
+        for model, count in by_model.items():
+            self.metrics.landed_events.labels(model=model).inc(count)
+
+    def _write(self, path: str, first_id: str, rows: list[dict[str, Any]]) -> str:
+        """Write one file; returns where it is, as the output was given (s3://...)."""
         folder = f"{self.root}/{path}"
-        final = f"{folder}/part-{first_id.replace('-', '_')}.parquet"
+        name = f"part-{first_id.replace('-', '_')}.parquet"
+        final = f"{folder}/{name}"
         if isinstance(self.fs, pafs.LocalFileSystem):
             self.fs.create_dir(folder, recursive=True)
         temporary = f"{folder}/.part-{first_id}.tmp"
@@ -194,7 +266,4 @@ class Lander:
             pq.write_table(table, sink)
         self.fs.move(temporary, final)
         log.info("landed %d events in %s", len(rows), final)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+        return f"{self.output}/{path}/{name}"

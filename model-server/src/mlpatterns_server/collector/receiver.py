@@ -1,10 +1,12 @@
 """CloudEvents in, stream entries out. KServe's logger sends each prediction as two events with
 the same id, the request (`...inference.request`) and the response (`...inference.response`);
 they are joined in Redis (so a restart between the two loses nothing) and appended as one entry
-once both are in, by one Lua script that also remembers the id for `--join_ttl_seconds`, so a
-logger's retry of a delivered event is not appended twice. Our servers' events (http sink) are
-whole already and appended as they are, with the same duplicate check. An event is answered 2xx
-only once it is in Redis."""
+once both are in, by one Lua script, unless the loggers send only one half (`--logger_mode
+request|response`: each event is appended alone). Our servers' events (http sink) are whole
+already and appended as they are. Each event's state (held, appended, then landed, set by the
+lander) is kept per id and component for `--join_ttl_seconds`: it answers GET /v1/events/{id},
+and a logger's retry of an event already appended is not appended twice. An event is answered
+2xx only once it is in Redis."""
 
 from __future__ import annotations
 
@@ -13,22 +15,34 @@ from typing import Any
 
 import orjson
 
-# KEYS: the pending join, the done marker, the stream. ARGV: half, payload, ttl, maxlen, meta.
-_JOIN = """
-if redis.call("EXISTS", KEYS[2]) == 1 then return 0 end
+# KEYS: the event's state (a hash by component), the pending join, the stream.
+# ARGV: half (event, request, response), payload, ttl, maxlen, meta, component, alone (1: no join).
+_TAKE = """
+local state = redis.call("HGET", KEYS[1], ARGV[6])
+if state and state ~= "held" then return 0 end
+local entry
 if ARGV[1] == "event" then
-  redis.call("XADD", KEYS[3], "MAXLEN", "~", ARGV[4], "*", "event", ARGV[2])
-  redis.call("SET", KEYS[2], 1, "EX", ARGV[3])
-  return 2
+  entry = {"event", ARGV[2]}
+elseif ARGV[7] == "1" then
+  entry = {ARGV[1], ARGV[2], "meta", ARGV[5]}
+else
+  redis.call("HSET", KEYS[2], ARGV[1], ARGV[2], "meta", ARGV[5])
+  redis.call("EXPIRE", KEYS[2], ARGV[3])
+  local request = redis.call("HGET", KEYS[2], "request")
+  local response = redis.call("HGET", KEYS[2], "response")
+  if not request or not response then
+    redis.call("HSET", KEYS[1], ARGV[6], "held")
+    redis.call("EXPIRE", KEYS[1], ARGV[3])
+    return 1
+  end
+  entry = {"request", request, "response", response, "meta", ARGV[5]}
+  redis.call("DEL", KEYS[2])
 end
-redis.call("HSET", KEYS[1], ARGV[1], ARGV[2], "meta", ARGV[5])
+table.insert(entry, "where")
+table.insert(entry, ARGV[6])
+redis.call("XADD", KEYS[3], "MAXLEN", "~", ARGV[4], "*", unpack(entry))
+redis.call("HSET", KEYS[1], ARGV[6], "appended")
 redis.call("EXPIRE", KEYS[1], ARGV[3])
-local request = redis.call("HGET", KEYS[1], "request")
-local response = redis.call("HGET", KEYS[1], "response")
-if not request or not response then return 1 end
-redis.call("XADD", KEYS[3], "MAXLEN", "~", ARGV[4], "*", "request", request, "response", response, "meta", ARGV[5])
-redis.call("DEL", KEYS[1])
-redis.call("SET", KEYS[2], 1, "EX", ARGV[3])
 return 2
 """
 
@@ -40,16 +54,23 @@ class BadEvent(Exception):
     """Not an event this collector can take: say why (answered 400)."""
 
 
+def state_key(stream: str, event_id: str) -> str:
+    """The hash of one event id's state, by component: held, appended, landed <file>."""
+    return f"{stream}:state:{event_id}"
+
+
 class Receiver:
-    def __init__(self, client: Any, stream: str, maxlen: int, join_ttl_seconds: int) -> None:
+    def __init__(self, client: Any, stream: str, maxlen: int, join_ttl_seconds: int, logger_mode: str) -> None:
         self.client = client
         self.stream = stream
         self.maxlen = maxlen
         self.ttl = join_ttl_seconds
-        self._join = client.register_script(_JOIN)
+        self.alone = logger_mode != "all"
+        self._take = client.register_script(_TAKE)
 
-    async def take(self, headers: dict[str, str], body: bytes) -> str:
-        """Append (or hold for its partner) one event; returns what happened to it."""
+    async def take(self, headers: dict[str, str], body: bytes) -> tuple[str, str]:
+        """Append (or hold for its partner) one event; returns its source (kserve or server) and
+        what happened to it (appended, held, duplicate)."""
         attributes = _attributes(headers, body)
         payload = attributes.pop("data")
         event_id = attributes.get("id")
@@ -58,19 +79,32 @@ class Receiver:
             raise BadEvent("the event has no id (ce-id header, or 'id' in a structured event)")
         if kind not in (REQUEST_TYPE, RESPONSE_TYPE):
             raise BadEvent(f"event type {kind!r} is not {REQUEST_TYPE} or {RESPONSE_TYPE}")
-        ours = _is_ours(payload)
         where = attributes.get("inferenceservicename", "") + "/" + attributes.get("component", "")
-        if ours:
+        if _is_ours(payload):
             document = orjson.loads(payload)
-            half, where = "event", f"{document['model']}/{document['role']}"
+            source, half, where = "server", "event", f"{document['model']}/{document['role']}"
         else:
-            half = "request" if kind == REQUEST_TYPE else "response"
-        key = f"{self.stream}:join:{event_id}:{where}"
+            source, half = "kserve", "request" if kind == REQUEST_TYPE else "response"
         meta = orjson.dumps({**attributes, "received": time.time()})
-        done = await self._join(
-            keys=[key, key + ":done", self.stream], args=[half, payload, self.ttl, self.maxlen, meta]
+        join = f"{self.stream}:join:{event_id}:{where}"
+        done = await self._take(
+            keys=[state_key(self.stream, event_id), join, self.stream],
+            args=[half, payload, self.ttl, self.maxlen, meta, where, "1" if self.alone else "0"],
         )
-        return {0: "duplicate", 1: "held", 2: "appended"}[int(done)]
+        return source, {0: "duplicate", 1: "held", 2: "appended"}[int(done)]
+
+    async def state(self, event_id: str) -> dict[str, dict[str, str]]:
+        """What became of the events with this id, by component (empty: none known)."""
+        found = await self.client.hgetall(state_key(self.stream, event_id))
+        states: dict[str, dict[str, str]] = {}
+        for where, value in sorted(found.items()):
+            state, _, file = as_text(value).partition(" ")
+            states[as_text(where)] = {"state": state, **({"file": file} if file else {})}
+        return states
+
+
+def as_text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _attributes(headers: dict[str, str], body: bytes) -> dict[str, Any]:
