@@ -82,7 +82,9 @@ def test_metrics_on_a_port_of_their_own(start_server: ServerFactory, iris: Iris,
     server = start_server("--model_dir", str(iris.joblib_dir), "--workers", workers, "--metrics_port", str(port))
     for _ in range(10):
         assert httpx.post(server.predict_url, json={"instances": [ROW]}).status_code == 200
-    assert httpx.get(f"{server.url}/metrics").status_code == 404
+    moved = httpx.get(f"{server.url}/metrics")
+    assert moved.status_code == 404
+    assert "/metrics" not in moved.json()["error"].removeprefix("no endpoint at GET /metrics")  # no hint to it
     metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     assert _sample(metrics, 'mlpatterns_requests_total{code="200"') == 10
     _promtool_check(metrics)

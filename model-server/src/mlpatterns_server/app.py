@@ -198,8 +198,9 @@ class HttpFrontEnd:
         ] + ([] if self.settings.metrics_port else [Route("/metrics", self.metrics_endpoint)])
 
 
-def endpoints(model: str) -> list[str]:
-    """The endpoints a client calls, most used first, as `METHOD /path` for this model."""
+def endpoints(model: str, metrics_here: bool = True) -> list[str]:
+    """The endpoints a client calls, most used first, as `METHOD /path` for this model (/metrics
+    only when it is on this port, not on --metrics_port)."""
     return [
         f"POST /v1/models/{model}:predict",
         f"POST /v2/models/{model}/infer",
@@ -208,13 +209,12 @@ def endpoints(model: str) -> list[str]:
         f"GET /v1/models/{model}",
         "GET /v2/health/ready",
         "GET /v2/health/live",
-        "GET /metrics",
-    ]
+    ] + (["GET /metrics"] if metrics_here else [])
 
 
-def not_found(method: str, path: str, model: str) -> RouteNotFound:
+def not_found(method: str, path: str, model: str, metrics_here: bool = True) -> RouteNotFound:
     """A 404 that points at the endpoint the client most likely meant."""
-    known = endpoints(model)
+    known = endpoints(model, metrics_here)
     paths = [endpoint.split(" ", 1)[1] for endpoint in known]
     nearest = difflib.get_close_matches(path, paths, n=1, cutoff=0.6)
     if nearest:
@@ -233,7 +233,9 @@ def create_app(settings: ServerSettings, model: ServedModel, serve_metrics_port:
             message = f"{request.method} is not allowed on {request.url.path}; it takes {allowed}"
             return error_response(MethodNotAllowed(message), {**headers, "allow": allowed})
         if exc.status_code == 404:
-            return error_response(not_found(request.method, request.url.path, model.name), headers)
+            return error_response(
+                not_found(request.method, request.url.path, model.name, not settings.metrics_port), headers
+            )
         response = json_response({"error": exc.detail}, exc.status_code)
         response.headers.update(headers)
         return response
