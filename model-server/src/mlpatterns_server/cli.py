@@ -1,7 +1,8 @@
 """`mlpatterns-server` / `python -m mlpatterns_server`: fetch the model, load it once to fail fast
 with a clear message, then run a front-end over it: `serve` (the default: the HTTP server, from
 one or more worker processes), `async-api` and `async-worker` (the asynchronous pattern), `batch`
-(predictions for a table) and `collector` (the prediction log landed as Parquet). Each subcommand
+(predictions for a table), `collector` (the prediction log landed as Parquet) and `compare` (a
+shadow's predictions against the primary's). Each subcommand
 has its own settings class, read from the command line and MLPATTERNS_* variables."""
 
 from __future__ import annotations
@@ -122,6 +123,18 @@ def _run_collector(settings: Any) -> int:
     return run(settings)
 
 
+def _compare_settings() -> type[BaseSettings]:
+    from mlpatterns_server.compare.settings import CompareSettings
+
+    return CompareSettings
+
+
+def _run_compare(settings: Any) -> int:
+    from mlpatterns_server.compare.run import run
+
+    return run(settings)
+
+
 def _run_async_api(settings: Any) -> int:
     from mlpatterns_server.jobs.api import run
 
@@ -140,6 +153,7 @@ COMMANDS = {
     "async-worker": Command(_async_worker_settings, _run_async_worker),
     "batch": Command(_batch_settings, _run_batch),
     "collector": Command(_collector_settings, _run_collector),
+    "compare": Command(_compare_settings, _run_compare),
 }
 
 
