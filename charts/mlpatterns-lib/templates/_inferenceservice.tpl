@@ -61,16 +61,17 @@ inside, which needs no storage at all. KServe's storage initializer fetches s3:/
 and https:// URIs into /mnt/models; it does not read the MLflow registry, so the server fetches
 models:/ URIs itself. .transformer adds a transformer component running the server in
 transformer mode in its own pods, with .transformer.uri as its preprocessor. .logger (mode, url)
-turns on KServe's inference logger for the predictor.
+turns on KServe's inference logger for the predictor. .canaries (a list of name, weight and ctx,
+a variant's template context) adds KServe's own canaries. .uriValue names the value .uri came
+from in errors (default model.uri).
 Usage: {{ include "mlpatterns.inferenceService" (dict "root" . "uri" .Values.model.uri) }}
 */}}
 {{- define "mlpatterns.inferenceService" -}}
 {{- $root := .root -}}
 {{- $uri := "" -}}
 {{- if not .bakedImage -}}
-{{- $uri = include "mlpatterns.modelUri" (dict "root" $root "uri" .uri "value" "model.uri") -}}
+{{- $uri = include "mlpatterns.modelUri" (dict "root" $root "uri" .uri "value" (default "model.uri" .uriValue)) -}}
 {{- end -}}
-{{- $registry := hasPrefix "models:/" $uri -}}
 apiVersion: serving.kserve.io/v1beta1
 kind: InferenceService
 metadata:
@@ -104,24 +105,22 @@ spec:
         {{- include "mlpatterns.serverProbes" $root | nindent 8 }}
         {{- include "mlpatterns.serverContainerSettings" (dict "root" $root) | nindent 8 }}
     {{- else }}
-    model:
-      modelFormat:
-        name: {{ $root.Values.model.format }}
-      runtime: {{ include "mlpatterns.runtimeName" $root }}
-      {{- if not $registry }}
-      storageUri: {{ $uri }}
-      {{- end }}
-      args:
-        {{- if $registry }}
-        - --model_uri={{ $uri }}
-        # Replaces the runtime's --model_dir=/mnt/models (nothing mounts it): the download goes to /tmp.
-        - --model_dir=/tmp/model
-        {{- end }}
-        {{- include "mlpatterns.serverArgs" $root | nindent 8 }}
-      {{- /* KServe merges these into the runtime's container: the startup probe's budget is the chart's. */}}
-      {{- include "mlpatterns.serverProbes" $root | nindent 6 }}
-      {{- include "mlpatterns.serverContainerSettings" (dict "root" $root) | nindent 6 }}
+    {{- include "mlpatterns.predictorModel" (dict "root" $root "uri" $uri) | nindent 4 }}
     {{- end }}
+  {{- with .canaries }}
+  # KServe's own canaries (Standard mode): each its own Deployment with fixed replicas and a share
+  # of the traffic, on the HTTPRoute KServe makes; the rest goes to the predictor above.
+  canary:
+    {{- range . }}
+    - trafficPercent: {{ .weight }}
+      predictor:
+        name: {{ .name }}
+        minReplicas: {{ .ctx.Values.predictor.minReplicas }}
+        {{- include "mlpatterns.componentPod" .ctx | nindent 8 }}
+        {{- $canaryUri := include "mlpatterns.modelUri" (dict "root" .ctx "uri" .ctx.Values.model.uri "value" (printf "variants[%s].model.uri" .name)) }}
+        {{- include "mlpatterns.predictorModel" (dict "root" .ctx "uri" $canaryUri) | nindent 8 }}
+    {{- end }}
+  {{- end }}
   {{- with .transformer }}
   transformer:
     {{- include "mlpatterns.componentScaling" (dict "root" $root "component" . "name" "transformer") | nindent 4 }}
@@ -147,6 +146,34 @@ spec:
         {{- include "mlpatterns.serverProbes" $root | nindent 8 }}
         {{- include "mlpatterns.serverContainerSettings" (dict "root" $root "resources" .resources) | nindent 8 }}
   {{- end }}
+{{- end -}}
+
+{{/*
+mlpatterns.predictorModel: the `model` of a runtime-based predictor: its format, the runtime, where
+KServe's storage initializer fetches it (or, for models:/ and local paths, the server itself), and
+the server's arguments and container settings, which KServe merges into the runtime's container.
+Usage: {{- include "mlpatterns.predictorModel" (dict "root" . "uri" $checkedUri) | nindent 4 }}
+*/}}
+{{- define "mlpatterns.predictorModel" -}}
+{{- $root := .root -}}
+{{- $fetchedByServer := or (hasPrefix "models:/" .uri) (hasPrefix "/" .uri) (hasPrefix "file://" .uri) -}}
+model:
+  modelFormat:
+    name: {{ $root.Values.model.format }}
+  runtime: {{ include "mlpatterns.runtimeName" $root }}
+  {{- if not $fetchedByServer }}
+  storageUri: {{ .uri }}
+  {{- end }}
+  args:
+    {{- if $fetchedByServer }}
+    - --model_uri={{ .uri }}
+    # Replaces the runtime's --model_dir=/mnt/models (nothing mounts it): the download goes to /tmp.
+    - --model_dir=/tmp/model
+    {{- end }}
+    {{- include "mlpatterns.serverArgs" $root | nindent 4 }}
+  {{- /* KServe merges these into the runtime's container: the startup probe's budget is the chart's. */}}
+  {{- include "mlpatterns.serverProbes" $root | nindent 2 }}
+  {{- include "mlpatterns.serverContainerSettings" (dict "root" $root) | nindent 2 }}
 {{- end -}}
 
 {{/*

@@ -25,7 +25,11 @@ Usage: - --model_uri={{ include "mlpatterns.modelUri" (dict "root" . "uri" .Valu
 */}}
 {{- define "mlpatterns.modelUri" -}}
 {{- $uri := required (printf "%s: where the model comes from" .value) .uri -}}
-{{- if hasPrefix "models:/" $uri -}}
+{{- $local := include "mlpatterns.local" .root -}}
+{{- if and (or (hasPrefix "/" $uri) (hasPrefix "file://" $uri)) (not $local) -}}
+{{- fail (printf "%s is %s, a path on this machine: it works with `mlpatterns up`, not in a cluster; give s3://, gs://, pvc://, https:// or models:/" .value $uri) -}}
+{{- end -}}
+{{- if and (hasPrefix "models:/" $uri) (not $local) -}}
 {{- $env := dict -}}
 {{- with .root.Values.server }}{{ range .env }}{{ $_ := set $env .name true }}{{ end }}{{ end -}}
 {{- if not (or .root.Values.model.trackingUri (hasKey $env "MLFLOW_TRACKING_URI")) -}}
@@ -33,6 +37,16 @@ Usage: - --model_uri={{ include "mlpatterns.modelUri" (dict "root" . "uri" .Valu
 {{- end -}}
 {{- end -}}
 {{- $uri -}}
+{{- end -}}
+
+{{/*
+mlpatterns.local: "true" when `mlpatterns up` renders the chart to run it on this machine
+(global.mlpatternsLocal): a model may then be a local path, or a models:/ URI of the local MLflow
+store, which needs no tracking server.
+Usage: {{ if include "mlpatterns.local" . }}...{{ end }}
+*/}}
+{{- define "mlpatterns.local" -}}
+{{- with .Values.global }}{{ if .mlpatternsLocal }}true{{ end }}{{ end -}}
 {{- end -}}
 
 {{/*
@@ -72,14 +86,20 @@ Usage: args: {{- include "mlpatterns.serverArgs" . | nindent 12 }}
 
 {{/*
 mlpatterns.predictionLogArgs: the prediction-log arguments from .Values.server.predictionLog, as
-list items (each line starting with a newline).
+list items (each line starting with a newline). With .Values.server.releaseRedisLog (a variant of
+a chart that runs its own Redis for the log) and no redisUrl, the URL comes from the environment.
 Usage: {{- include "mlpatterns.predictionLogArgs" . | indent 12 }}
 */}}
 {{- define "mlpatterns.predictionLogArgs" -}}
+{{- $releaseRedis := .Values.server.releaseRedisLog -}}
 {{- with .Values.server.predictionLog }}
 - --prediction_log_sink={{ .sink }}
 {{- if eq .sink "redis" }}
-- --prediction_log_redis_url={{ required "server.predictionLog.redisUrl is needed for the redis sink" .redisUrl }}
+{{- if .redisUrl }}
+- --prediction_log_redis_url={{ .redisUrl }}
+{{- else if not $releaseRedis }}
+{{- fail "server.predictionLog.redisUrl is needed for the redis sink" }}
+{{- end }}
 - --prediction_log_stream={{ .stream }}
 {{- else if eq .sink "http" }}
 - --prediction_log_http_url={{ required "server.predictionLog.httpUrl is needed for the http sink" .httpUrl }}
@@ -89,8 +109,8 @@ Usage: {{- include "mlpatterns.predictionLogArgs" . | indent 12 }}
 
 {{/*
 mlpatterns.serverEnv: the MLflow tracking URI (for models:/), the cache's Redis URL (charts with
-.Values.cache; from a Secret when it holds a password) and .Values.server.env, as container env
-entries; empty when there are none.
+.Values.cache; from a Secret when it holds a password), the prediction log's (a variant logging to
+the release's Redis) and .Values.server.env, as container env entries; empty when there are none.
 Usage: {{- with include "mlpatterns.serverEnv" . }}
           env: {{- . | nindent 12 }}
         {{- end }}
@@ -102,6 +122,11 @@ Usage: {{- with include "mlpatterns.serverEnv" . }}
 {{- end }}
 {{- if .Values.cache }}
 {{ include "mlpatterns.redisUrlEnv" (dict "root" . "name" "MLPATTERNS_CACHE_REDIS_URL") }}
+{{- end }}
+{{- with .Values.server }}
+{{- if and .releaseRedisLog (eq .predictionLog.sink "redis") (not .predictionLog.redisUrl) }}
+{{ include "mlpatterns.redisUrlEnv" (dict "root" $ "name" "MLPATTERNS_PREDICTION_LOG_REDIS_URL") }}
+{{- end }}
 {{- end }}
 {{- with .Values.server.env }}
 {{ toYaml . }}

@@ -37,6 +37,15 @@ REDIS_QUEUE = (
     "A default StorageClass for the release's own Redis (`redis.persistence`: the queue survives a restart); "
     "or Redis 7 or newer of your own, by `redis.url` or `redis.existingSecret`"
 )
+ISTIO_ROUTING = (
+    "Istio 1.22 or newer with `trafficRouter: istio` (the default; networking.istio.io/v1 VirtualService and "
+    "DestinationRule), the namespace labelled `istio-injection=enabled`, and callers in the mesh: their sidecars route"
+)
+GATEWAY_API = (
+    "Gateway API 1.2 or newer (gateway.networking.k8s.io/v1 HTTPRoute) and an implementation of it with "
+    "`trafficRouter: gateway-api`: a Gateway in `gatewayApi.parentRefs`, or mesh support (GAMMA) for the default, "
+    "the entry Service as the parent"
+)
 BUCKET = "A bucket for the events (`collector.output`) and its credentials (`collector.credentialsSecret`)"
 KEDA = (
     "KEDA 2.10 or newer with its CRDs (ScaledObject, TriggerAuthentication), only with `keda.enabled=true` "
@@ -89,6 +98,10 @@ INSTALLS = {
         "model-server", [KSERVE, prometheus("PodMonitor"), MLFLOW, ISTIO, REDIS_QUEUE, BUCKET],
         ["model.uri=s3://models/iris/v3", "collector.output=s3://prediction-log/iris/",
          "collector.credentialsSecret=events-bucket"],
+    ),
+    "shadow-ab": Install(
+        "model-server", [KSERVE, ISTIO_ROUTING, GATEWAY_API, prometheus("PodMonitor"), MLFLOW, REDIS],
+        ["primary.model.uri=s3://models/iris/v3", "shadow.model.uri=s3://models/iris/v4", "shadow.model.version=v4"],
     ),
     "asynchronous": Install(
         "model-server", [KEDA, prometheus("PodMonitor"), MLFLOW, REDIS_QUEUE],

@@ -34,6 +34,11 @@ KINDS: list[tuple[str, str]] = [
     ("security.istio.io/v1", "PeerAuthentication"),
     ("keda.sh/v1alpha1", "ScaledObject"),
     ("keda.sh/v1alpha1", "TriggerAuthentication"),
+    ("networking.istio.io/v1", "VirtualService"),
+    ("networking.istio.io/v1", "DestinationRule"),
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+    ("flagger.app/v1beta1", "MetricTemplate"),
+    ("argoproj.io/v1alpha1", "AnalysisTemplate"),
 ]
 
 # A repeated sub-schema is stored once when it is at least this big (compact JSON characters).

@@ -15,6 +15,7 @@ from mlpatterns.charts.schemas import (
     prediction_cache,
     prediction_log,
     preprocess_prediction,
+    shadow_ab,
     synchronous,
     web_single,
 )
@@ -31,4 +32,5 @@ CHART_SCHEMAS: dict[str, Callable[[], Schema]] = {
     "asynchronous": asynchronous.schema,
     "batch": batch.schema,
     "batch-training": batch_training.schema,
+    "shadow-ab": shadow_ab.schema,
 }

@@ -33,6 +33,10 @@ def integer(minimum: int, maximum: int | None = None) -> Schema:
     return schema
 
 
+def number(minimum: float, maximum: float) -> Schema:
+    return {"type": "number", "minimum": minimum, "maximum": maximum}
+
+
 def boolean() -> Schema:
     return {"type": "boolean"}
 

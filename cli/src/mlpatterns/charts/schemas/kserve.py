@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from mlpatterns.charts.schemas.core import DNS_LABEL, Schema, boolean, common, document, integer, obj, string
 
-# Where an InferenceService's model can come from: what KServe's storage initializer fetches, and
-# the MLflow registry (models:/), which the server fetches itself.
-KSERVE_URI = r"^(s3://|gs://|https?://|pvc://|models:/)"
+# Where an InferenceService's model can come from: what KServe's storage initializer fetches, the
+# MLflow registry (models:/), which the server fetches itself, and a local path, which only
+# `mlpatterns up` renders (the templates refuse it for a cluster, with the reason).
+KSERVE_URI = r"^(s3://|gs://|https?://|pvc://|models:/|file://|/)"
 MODEL_FORMATS = ["sklearn", "xgboost", "onnx", "mlflow"]
 DEPLOYMENT_MODES = ["Standard", "Knative", "RawDeployment", "Serverless"]
 
@@ -24,12 +25,16 @@ def scaling(minimum_replicas: int = 0) -> Schema:
     )
 
 
-def kserve(model_schema: Schema, extra: dict[str, Schema] | None = None) -> Schema:
-    """An InferenceService chart. Standard mode cannot scale to zero nor on concurrency/rps."""
-    standard_only = {
+def standard_needs_a_replica() -> Schema:
+    """Standard mode cannot scale to zero (nor on concurrency or rps: the templates say so)."""
+    return {
         "if": {"properties": {"deploymentMode": {"enum": ["Standard", "RawDeployment"]}}},
         "then": {"properties": {"predictor": {"properties": {"minReplicas": {"minimum": 1}}}}},
     }
+
+
+def kserve(model_schema: Schema, extra: dict[str, Schema] | None = None) -> Schema:
+    """An InferenceService chart."""
     return document(
         {
             **common(),
@@ -40,4 +45,4 @@ def kserve(model_schema: Schema, extra: dict[str, Schema] | None = None) -> Sche
             **(extra or {}),
         },
         ["image", "model", "deploymentMode", "predictor", "server", "resources", "test"],
-    ) | {"allOf": [standard_only]}
+    ) | {"allOf": [standard_needs_a_replica()]}
