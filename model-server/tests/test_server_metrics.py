@@ -68,7 +68,11 @@ def test_single_worker_exposition_is_valid(iris_server: Server) -> None:
 
 def test_role_and_version_label_everything(start_server: ServerFactory, iris: Iris) -> None:
     server = start_server("--model_dir", str(iris.joblib_dir), "--model_version", "v7", "--role", "canary")
-    httpx.post(server.predict_url, json={"instances": [ROW]})
+    answer = httpx.post(server.predict_url, json={"instances": [ROW]})
+    # Behind a router that splits traffic, the answer says which model gave it (errors too).
+    assert (answer.headers["x-mlpatterns-role"], answer.headers["x-mlpatterns-model-version"]) == ("canary", "v7")
+    refused = httpx.post(server.infer_url, json={"inputs": []})
+    assert (refused.status_code, refused.headers["x-mlpatterns-role"]) == (400, "canary")
     metrics = httpx.get(f"{server.url}/metrics").text
     assert _sample(metrics, 'mlpatterns_requests_total{code="200",model="iris",role="canary",version="v7"}') == 1
     assert httpx.get(f"{server.url}/v2/models/iris").json()["versions"] == ["v7"]

@@ -30,7 +30,7 @@ def pair(
     (tmp_path / "clf").mkdir()
     joblib.dump(scaler, tmp_path / "pre" / "scaler.joblib")
     joblib.dump(classifier, tmp_path / "clf" / "model.joblib")
-    predictor = start_server("--model_dir", str(tmp_path / "clf"))
+    predictor = start_server("--model_dir", str(tmp_path / "clf"), "--role", "candidate", "--model_version", "3")
     transformer = start_server(
         "--model_dir", str(tmp_path / "pre"), "--predictor_host", predictor.url.removeprefix("http://")
     )
@@ -45,6 +45,8 @@ def test_v1_goes_through_preprocessing_to_the_predictor(
     answer = httpx.post(transformer.predict_url, json={"instances": rows.tolist()}, headers={"x-request-id": "t-1"})
     assert answer.status_code == 200
     assert answer.json() == {"predictions": classifier.predict(scaler.transform(rows)).tolist()}
+    # The model that answered is the predictor's, not the transformer's.
+    assert (answer.headers["x-mlpatterns-role"], answer.headers["x-mlpatterns-model-version"]) == ("candidate", "3")
 
 
 def test_v2_goes_through_too(pair: tuple[Server, Server, StandardScaler, LogisticRegression], iris: Iris) -> None:
@@ -73,7 +75,7 @@ def test_v2_between_transformer_and_predictor(start_server: ServerFactory, iris:
     for folder, artifact in (("pre", scaler), ("clf", classifier)):
         (tmp_path / folder).mkdir()
         joblib.dump(artifact, tmp_path / folder / "model.joblib")
-    predictor = start_server("--model_dir", str(tmp_path / "clf"))
+    predictor = start_server("--model_dir", str(tmp_path / "clf"), "--role", "candidate", "--model_version", "3")
     transformer = start_server("--model_dir", str(tmp_path / "pre"), "--predictor_protocol", "v2",
                                "--predictor_host", predictor.url.removeprefix("http://"))  # fmt: skip
     answer = httpx.post(transformer.predict_url, json={"instances": iris.features[:3].tolist()}).json()

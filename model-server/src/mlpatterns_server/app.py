@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlpatterns_server import __version__, connection, logs
 from mlpatterns_server.dataplane.plane import Answer, DataPlane
+from mlpatterns_server.dataplane.stages import IDENTITY_HEADERS
 from mlpatterns_server.errors import (
     MethodNotAllowed,
     ModelNotFound,
@@ -93,6 +94,10 @@ class HttpFrontEnd:
         self.metrics = ServerMetrics(model.name, model.version, settings.role)
         self.plane = DataPlane(settings, model, self.metrics)
         self.bodies = BodyBudget(settings.max_bodies_in_flight_bytes)
+        # Which model answered, behind a router that splits or forces variants (a transformer's
+        # answer is the predictor's, with the predictor's headers).
+        role, version = IDENTITY_HEADERS
+        self.identity = {} if settings.predictor_host else {role: settings.role, version: model.version}
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -126,7 +131,7 @@ class HttpFrontEnd:
 
     async def answer(self, codec: V1Codec | V2Codec, name: str, headers: Mapping[str, str], receive: Receive) -> Answer:
         """One inference request of any route: its body read within bounds, answered by the data
-        plane, its x-request-id among the answer's headers."""
+        plane, with its x-request-id and the role and version of the model that answered."""
         request_id = incoming_request_id(headers)
 
         def body() -> Awaitable[bytes]:
@@ -139,6 +144,7 @@ class HttpFrontEnd:
             )
 
         answer = await self.plane.handle(codec, body, name, request_id, headers, headers.get(v2.HEADER_LENGTH))
+        answer.headers.update(self.identity)
         answer.headers["x-request-id"] = request_id
         return answer
 

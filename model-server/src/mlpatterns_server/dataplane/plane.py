@@ -141,7 +141,7 @@ class DataPlane:
             inference, decoded = await self.bind(codec, await body(), request_id, headers, binary_header)
             result = await self.stage.run(inference)
             if isinstance(result, Relayed):
-                answer = Answer(result.status, result.body, result.content_type)
+                answer = Answer(result.status, result.body, result.content_type, dict(result.headers))
             else:
                 inputs, outputs = inference.inputs, result
                 content, extra = codec.encode(decoded, self.model, request_id, result)

@@ -34,6 +34,10 @@ class Inference:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+# The headers of another server's answer that say which model answered (app.py sets them).
+IDENTITY_HEADERS = ("x-mlpatterns-role", "x-mlpatterns-model-version")
+
+
 @dataclass(frozen=True)
 class Relayed:
     """Another server's answer (the predictor's, in transformer mode), passed on as it is."""
@@ -41,6 +45,7 @@ class Relayed:
     status: int
     body: bytes
     content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Stage(Protocol):
@@ -104,7 +109,10 @@ class Forwarding:
         )
         headers = {**inference.headers, "x-request-id": inference.request_id}
         answer = await self.predictor.predict(transformed[features_name], headers)
-        return Relayed(answer.status_code, answer.content, answer.headers.get("content-type", "application/json"))
+        identity = {name: answer.headers[name] for name in IDENTITY_HEADERS if name in answer.headers}
+        return Relayed(
+            answer.status_code, answer.content, answer.headers.get("content-type", "application/json"), identity
+        )
 
     def start(self) -> None:
         return None
