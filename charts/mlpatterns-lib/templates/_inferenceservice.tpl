@@ -62,8 +62,9 @@ and https:// URIs into /mnt/models; it does not read the MLflow registry, so the
 models:/ URIs itself. .transformer adds a transformer component running the server in
 transformer mode in its own pods, with .transformer.uri as its preprocessor. .logger (mode, url)
 turns on KServe's inference logger for the predictor. .canaries (a list of name, weight and ctx,
-a variant's template context) adds KServe's own canaries. .uriValue names the value .uri came
-from in errors (default model.uri).
+a variant's template context) adds KServe's own canaries, and .canaryTrafficPercent Knative's
+split between this revision and the one before. .uriValue names the value .uri came from in
+errors (default model.uri).
 Usage: {{ include "mlpatterns.inferenceService" (dict "root" . "uri" .Values.model.uri) }}
 */}}
 {{- define "mlpatterns.inferenceService" -}}
@@ -84,6 +85,10 @@ metadata:
 spec:
   predictor:
     {{- include "mlpatterns.componentScaling" (dict "root" $root "component" $root.Values.predictor "name" "predictor") | nindent 4 }}
+    {{- if not (kindIs "invalid" .canaryTrafficPercent) }}
+    # Knative mode: this revision gets this share, the revision rolled out before it the rest.
+    canaryTrafficPercent: {{ .canaryTrafficPercent }}
+    {{- end }}
     {{- with .logger }}
     # KServe's inference logger: every request and response as CloudEvents to .url.
     logger:
@@ -118,7 +123,7 @@ spec:
         minReplicas: {{ .ctx.Values.predictor.minReplicas }}
         {{- include "mlpatterns.componentPod" .ctx | nindent 8 }}
         {{- $canaryUri := include "mlpatterns.modelUri" (dict "root" .ctx "uri" .ctx.Values.model.uri "value" (printf "variants[%s].model.uri" .name)) }}
-        {{- include "mlpatterns.predictorModel" (dict "root" .ctx "uri" $canaryUri) | nindent 8 }}
+        {{- include "mlpatterns.predictorModel" (dict "root" .ctx "uri" $canaryUri "named" true) | nindent 8 }}
     {{- end }}
   {{- end }}
   {{- with .transformer }}
@@ -152,12 +157,17 @@ spec:
 mlpatterns.predictorModel: the `model` of a runtime-based predictor: its format, the runtime, where
 KServe's storage initializer fetches it (or, for models:/ and local paths, the server itself), and
 the server's arguments and container settings, which KServe merges into the runtime's container.
+.named names its container (a canary's must be).
 Usage: {{- include "mlpatterns.predictorModel" (dict "root" . "uri" $checkedUri) | nindent 4 }}
 */}}
 {{- define "mlpatterns.predictorModel" -}}
 {{- $root := .root -}}
 {{- $fetchedByServer := or (hasPrefix "models:/" .uri) (hasPrefix "/" .uri) (hasPrefix "file://" .uri) -}}
 model:
+  {{- if .named }}
+  # A canary's model container is named (KServe's schema asks it), as the runtime's container is.
+  name: kserve-container
+  {{- end }}
   modelFormat:
     name: {{ $root.Values.model.format }}
   runtime: {{ include "mlpatterns.runtimeName" $root }}

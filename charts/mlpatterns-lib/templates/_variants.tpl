@@ -39,7 +39,7 @@ mlpatterns.variantValues: the values a variant renders with, as YAML: the chart'
 variant's name as the full name, its model (.model: uri, version, format; the name and tracking
 server are the chart's), its role (.role, on metrics and prediction-log events), and the release's
 one ServiceAccount and ServingRuntime. With .releaseRedisLog, its prediction log goes to the
-release's own Redis.
+release's own Redis; .isvcName replaces its name.
 Usage: {{ include "mlpatterns.variantValues" (dict "root" . "name" "shadow" "role" "shadow" "model" .Values.shadow.model) | fromYaml }}
 */}}
 {{- define "mlpatterns.variantValues" -}}
@@ -52,7 +52,7 @@ Usage: {{ include "mlpatterns.variantValues" (dict "root" . "name" "shadow" "rol
 {{- $server := deepCopy $root.Values.server -}}
 {{- $_ = set $server "role" .role -}}
 {{- $_ = set $server "releaseRedisLog" (default false .releaseRedisLog) -}}
-{{- $_ = set $values "fullnameOverride" (include "mlpatterns.variantName" .) -}}
+{{- $_ = set $values "fullnameOverride" (default (include "mlpatterns.variantName" .) .isvcName) -}}
 {{- $_ = set $values "model" $model -}}
 {{- $_ = set $values "server" $server -}}
 {{- $_ = set $values "runtime" (dict "create" false "name" (include "mlpatterns.runtimeName" $root)) -}}
@@ -71,7 +71,9 @@ Usage: {{ include "mlpatterns.variantValues" (dict "root" . "name" "shadow" "rol
 mlpatterns.variantServing: everything one variant runs as: its InferenceService (.canaries, a
 list of name, weight and model, adds KServe's own canaries to it, each with its own role), the
 mesh's AuthorizationPolicy for its pods, their NetworkPolicy, PodDisruptionBudget and PodMonitor.
-.uriValue names where the model's uri was set, for errors (e.g. shadow.model.uri).
+.uriValue names where the model's uri was set, for errors (e.g. shadow.model.uri);
+.canaryTrafficPercent is Knative's split; .isvcName names the InferenceService (default
+<fullname>-<variant>) when its name must outlive the variant's (KServe's own canaries).
 Usage: {{ include "mlpatterns.variantServing" (dict "root" . "name" "shadow" "role" "shadow" "model" .Values.shadow.model "uriValue" "shadow.model.uri") }}
 */}}
 {{- define "mlpatterns.variantServing" -}}
@@ -87,7 +89,7 @@ Usage: {{ include "mlpatterns.variantServing" (dict "root" . "name" "shadow" "ro
 {{- $canaries = append $canaries (dict "name" .name "weight" .weight "ctx" $canaryCtx) }}
 {{- end }}
 ---
-{{ include "mlpatterns.inferenceService" (dict "root" $ctx "uri" .model.uri "uriValue" .uriValue "canaries" $canaries "logger" .logger) }}
+{{ include "mlpatterns.inferenceService" (dict "root" $ctx "uri" .model.uri "uriValue" .uriValue "canaries" $canaries "logger" .logger "canaryTrafficPercent" .canaryTrafficPercent) }}
 ---
 {{ include "mlpatterns.meshPolicies" (dict "root" $ctx "selector" $selector) }}
 ---

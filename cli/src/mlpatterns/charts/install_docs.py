@@ -46,6 +46,10 @@ GATEWAY_API = (
     "`trafficRouter: gateway-api`: a Gateway in `gatewayApi.parentRefs`, or mesh support (GAMMA) for the default, "
     "the entry Service as the parent"
 )
+KSERVE_CANARY = (
+    "With `trafficRouter: kserve`: in Standard mode KServe with `spec.canary` (its Gateway API ingress routes the "
+    "split); in Knative mode Knative Serving"
+)
 BUCKET = "A bucket for the events (`collector.output`) and its credentials (`collector.credentialsSecret`)"
 KEDA = (
     "KEDA 2.10 or newer with its CRDs (ScaledObject, TriggerAuthentication), only with `keda.enabled=true` "
@@ -102,6 +106,13 @@ INSTALLS = {
     "shadow-ab": Install(
         "model-server", [KSERVE, ISTIO_ROUTING, GATEWAY_API, prometheus("PodMonitor"), MLFLOW, REDIS],
         ["primary.model.uri=s3://models/iris/v3", "shadow.model.uri=s3://models/iris/v4", "shadow.model.version=v4"],
+    ),
+    "online-ab": Install(
+        "model-server", [KSERVE, ISTIO_ROUTING, GATEWAY_API, KSERVE_CANARY, prometheus("PodMonitor"), MLFLOW],
+        # Helm replaces a list as a whole: every field of both variants.
+        [f"variants[{index}].{key}={value}" for index, (name, weight, uri) in enumerate(
+            [("primary", 90, "s3://models/iris/v3"), ("canary", 10, "s3://models/iris/v4")])
+         for key, value in (("name", name), ("weight", weight), ("model.uri", uri), ("model.format", "sklearn"))],
     ),
     "asynchronous": Install(
         "model-server", [KEDA, prometheus("PodMonitor"), MLFLOW, REDIS_QUEUE],

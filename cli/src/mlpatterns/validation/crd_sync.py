@@ -36,6 +36,7 @@ KINDS: list[tuple[str, str]] = [
     ("keda.sh/v1alpha1", "TriggerAuthentication"),
     ("networking.istio.io/v1", "VirtualService"),
     ("networking.istio.io/v1", "DestinationRule"),
+    ("networking.istio.io/v1alpha3", "EnvoyFilter"),
     ("gateway.networking.k8s.io/v1", "HTTPRoute"),
     ("flagger.app/v1beta1", "MetricTemplate"),
     ("argoproj.io/v1alpha1", "AnalysisTemplate"),

@@ -12,6 +12,7 @@ from mlpatterns.charts.schemas import (
     batch_training,
     model_in_image,
     model_load,
+    online_ab,
     prediction_cache,
     prediction_log,
     preprocess_prediction,
@@ -33,4 +34,5 @@ CHART_SCHEMAS: dict[str, Callable[[], Schema]] = {
     "batch": batch.schema,
     "batch-training": batch_training.schema,
     "shadow-ab": shadow_ab.schema,
+    "online-ab": online_ab.schema,
 }
