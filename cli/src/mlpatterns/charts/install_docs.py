@@ -114,6 +114,10 @@ INSTALLS = {
             [("primary", 90, "s3://models/iris/v3"), ("canary", 10, "s3://models/iris/v4")])
          for key, value in (("name", name), ("weight", weight), ("model.uri", uri), ("model.format", "sklearn"))],
     ),
+    "condition-based": Install(
+        "model-server", [KSERVE, ISTIO_ROUTING, GATEWAY_API, prometheus("PodMonitor"), MLFLOW],
+        ["default.model.uri=s3://models/iris/v3", "default.model.format=sklearn"],
+    ),
     "asynchronous": Install(
         "model-server", [KEDA, prometheus("PodMonitor"), MLFLOW, REDIS_QUEUE],
         ["model.uri=s3://models/iris/v3", "credentialsSecret=s3-credentials"], kserve=False,

@@ -10,6 +10,7 @@ from mlpatterns.charts.schemas import (
     asynchronous,
     batch,
     batch_training,
+    condition_based,
     model_in_image,
     model_load,
     online_ab,
@@ -35,4 +36,5 @@ CHART_SCHEMAS: dict[str, Callable[[], Schema]] = {
     "batch-training": batch_training.schema,
     "shadow-ab": shadow_ab.schema,
     "online-ab": online_ab.schema,
+    "condition-based": condition_based.schema,
 }
