@@ -23,7 +23,7 @@ def test_patterns_lists_every_pattern_and_which_have_charts() -> None:
     rows = {line.split("│")[1].strip(): line for line in done.stdout.splitlines() if line.count("│") >= 4}
     assert len([name for name in rows if name]) >= 16
     assert "yes" in rows["web-single"]
-    assert "—" in rows["shadow-ab"]
+    assert "—" in rows["microservice-vertical"]
     # each landed pattern links its docs page, whole, even when the output is piped
     for name, line in rows.items():
         if name:
@@ -68,9 +68,9 @@ def test_render_of_an_unknown_pattern() -> None:
 
 
 def test_render_of_a_pattern_without_a_chart_says_it_is_planned() -> None:
-    done = mlpatterns("render", "shadow-ab")
+    done = mlpatterns("render", "microservice-vertical")
     assert done.returncode == 2
-    assert "shadow-ab has no chart yet: it is planned" in done.stderr
+    assert "microservice-vertical has no chart yet: it is planned" in done.stderr
     training = mlpatterns("validate", "pipeline-training")
     assert "pipeline-training runs on Kubeflow Pipelines, not from a chart: see docs/pipeline-training.md" in (
         training.stderr

@@ -86,6 +86,9 @@ def candidates(schema: dict[str, Any], current: Any) -> Iterator[Any]:
         base = current if isinstance(current, int | float) else schema.get("minimum", 1)
         yield from (base + 1, base - 1, base + 10, base * 2, 0.5)
     elif kind == "array":
+        if isinstance(current, list) and len(current) > 1:  # a list of the chart's own (variants, routes)
+            yield list(reversed(current))
+            yield current[:-1]
         yield from ARRAYS
     elif kind == "object":
         yield from OBJECTS

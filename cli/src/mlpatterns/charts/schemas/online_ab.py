@@ -21,7 +21,7 @@ def schema() -> Schema:
                 ["header"],
             ),  # fmt: skip
             **routers("istio", "gateway-api", "kserve"),
-            "analysis": analysis(),
+            "analysis": analysis("maxErrorRatio"),
         },
         ["variants", "override", "sticky"],
     )

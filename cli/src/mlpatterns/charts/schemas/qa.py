@@ -90,13 +90,12 @@ def routers(*names: str) -> dict[str, Schema]:
     }
 
 
-def analysis() -> Schema:
-    ratio = number(0, 1)
+def analysis(bound: str) -> Schema:
+    """The gates' Prometheus and their bound: minAgreement (shadow) or maxErrorRatio (canaries)."""
     return obj(
         {
             "prometheusAddress": string(pattern=r"^https?://"),
-            "minAgreement": ratio,
-            "maxErrorRatio": ratio,
+            bound: number(0, 1),
             "flagger": obj({"enabled": boolean()}, ["enabled"]),
             "argoRollouts": obj({"enabled": boolean()}, ["enabled"]),
         },

@@ -24,7 +24,7 @@ def schema() -> Schema:
             "mirror": obj({"percent": PERCENT}, ["percent"]),
             **routers("istio", "gateway-api"),
             "compare": compare,
-            "analysis": analysis(),
+            "analysis": analysis("minAgreement"),
         },
         ["primary", "shadow", "mirror"],
     )
