@@ -31,7 +31,7 @@ def shadow_pair(folder: Path, rows: int = 500, disagreement: float = 0.2, seed: 
     features = generator.permutation(rows * 4).reshape(rows, 4).astype(np.float64)  # distinct rows
     primary = generator.integers(0, 3, rows)
     shadow = primary.copy()
-    flipped = generator.choice(rows, int(round(rows * disagreement)), replace=False)
+    flipped = generator.choice(rows, round(rows * disagreement), replace=False)
     shadow[flipped] = (shadow[flipped] + 1) % 3
     dirs = []
     for name, labels in (("primary", primary), ("shadow", shadow)):

@@ -127,10 +127,29 @@ def render(
     for template, text in sorted(rendered.items()):
         if not template.endswith((".yaml", ".yml")):
             continue  # NOTES.txt
-        for document in yaml.safe_load_all(text):
-            if document:
-                manifests.append(Manifest(template, document))
+        try:
+            documents = list(yaml.load_all(text, Loader=_UniqueKeys))
+        except _DuplicateKey as duplicate:
+            raise ChartError(f"{template}: {duplicate}") from None
+        manifests += [Manifest(template, document) for document in documents if document]
     return manifests
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping: two objects a template wrote without a
+    `---` between them read as one, the second one's fields over the first's, and the first lost."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=True) for key, _ in node.value]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise _DuplicateKey(f"{key!r} is given twice in one object (line {node.start_mark.line + 1}): two "
+                                    "objects without --- between them?")  # fmt: skip
+        return super().construct_mapping(node, deep)
 
 
 def lint(chart: Path, values: dict[str, Any] | None = None) -> list[str]:

@@ -16,10 +16,12 @@ def schema() -> Schema:
             "variants": {"type": "array", "minItems": 2, "maxItems": 10, "items": variant},
             "override": obj({"header": OPTIONAL_HEADER}, ["header"]),
             "sticky": obj(
-                {"header": OPTIONAL_HEADER,
-                 "envoyFilterNamespaces": {"type": "array", "items": string(pattern=DNS_LABEL)}},
+                {
+                    "header": OPTIONAL_HEADER,
+                    "envoyFilterNamespaces": {"type": "array", "items": string(pattern=DNS_LABEL)},
+                },
                 ["header"],
-            ),  # fmt: skip
+            ),
             **routers("istio", "gateway-api", "kserve"),
             "analysis": analysis("maxErrorRatio"),
         },

@@ -72,11 +72,13 @@ def routers(*names: str) -> dict[str, Schema]:
         ),
         "gatewayApi": obj(
             {
-                "parentRefs": {"type": "array", "items": obj({"name": string(minLength=1)}, ["name"],
-                                                             additionalProperties=True)},
+                "parentRefs": {
+                    "type": "array",
+                    "items": obj({"name": string(minLength=1)}, ["name"], additionalProperties=True),
+                },
                 "hostnames": {"type": "array", "items": string(minLength=1)},
             }
-        ),  # fmt: skip
+        ),
         "route": obj(
             {
                 "timeoutSeconds": integer(1, 3600),
@@ -116,10 +118,15 @@ def qa_chart(properties: dict[str, Schema], required: list[str]) -> Schema:
         {
             **serving,
             "model": obj(
-                {"name": string("model name on the endpoint path", pattern=MODEL_NAME, maxLength=63),
-                 "trackingUri": {"type": "string", "anyOf": [{"maxLength": 0}, {"pattern": r"^(https?|databricks)://"}]}},
+                {
+                    "name": string("model name on the endpoint path", pattern=MODEL_NAME, maxLength=63),
+                    "trackingUri": {
+                        "type": "string",
+                        "anyOf": [{"maxLength": 0}, {"pattern": r"^(https?|databricks)://"}],
+                    },
+                },
                 ["name"],
-            ),  # fmt: skip
+            ),
             "deploymentMode": {"enum": DEPLOYMENT_MODES},
             "runtime": obj({"create": boolean(), "name": string(pattern=DNS_LABEL)}, ["create"]),
             "predictor": scaling(),

@@ -1,0 +1,333 @@
+"""The local gateway of `mlpatterns up`: one port in front of a chart's processes that routes the
+way the chart's routing objects say (routes.py), as the caller's Envoy would in a cluster.
+
+- A request without x-request-id gets one (Envoy's behaviour; the shadow comparison joins on it).
+- The sticky filter runs first, then the first route that matches (Gateway API: the most
+  specific), its header changes, and a backend drawn by weight.
+- Mirrors are fire and forget: sent beside the request, with the same x-request-id and the Host
+  suffixed -shadow as Envoy does, never awaited by the client and never failing it; beyond
+  MAX_MIRRORS in flight, a mirror is dropped and counted.
+- The route's timeout bounds the whole exchange (504); retries follow retryOn (connect failures,
+  resets, 5xx, gateway errors, status codes given by number).
+- mlpatterns_gateway_* metrics, /ready and /routes (the table and what is not emulated) are on the
+  admin port.
+
+Run by `mlpatterns up`, or alone: python -m mlpatterns.local.gateway CONFIG.json"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import choose_encoder
+
+from mlpatterns.local.routes import Backend, Route, RouteTable, canary_route, table
+from mlpatterns.local.upstream import Answer, Upstream, UpstreamFailed
+
+log = logging.getLogger("mlpatterns.gateway")
+
+MAX_MIRRORS = 512
+ANSWER_HOP_BY_HOP = frozenset({b"connection", b"transfer-encoding", b"content-length", b"keep-alive"})
+MAX_BODY = 64 * 1024 * 1024
+JSON = [(b"content-type", b"application/json")]
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Services:
+    """In-cluster hosts (every DNS form of a Service, with its port) to local addresses."""
+
+    def __init__(self, addresses: dict[str, str]) -> None:
+        self.addresses = addresses
+        self.upstreams: dict[str, Upstream] = {}
+
+    def resolve(self, backend: Backend) -> Upstream | None:
+        keys = [f"{backend.host}:{backend.port}"] if backend.port else []
+        keys.append(backend.host)
+        address = next((self.addresses[key] for key in keys if key in self.addresses), None)
+        if address is None:
+            return None
+        upstream = self.upstreams.get(address)
+        if upstream is None:
+            upstream = self.upstreams[address] = Upstream(address)
+        return upstream
+
+    def close(self) -> None:
+        for upstream in self.upstreams.values():
+            upstream.close()
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "mlpatterns_gateway_requests", "Requests the local gateway answered, by route, destination and status.",
+            ["route", "destination", "code"], registry=self.registry,
+        )  # fmt: skip
+        self.duration = Histogram(
+            "mlpatterns_gateway_request_duration_seconds", "Time to answer a request, retries included.",
+            ["route", "destination"], registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        )  # fmt: skip
+        self.mirrored = Counter(
+            "mlpatterns_gateway_mirrored_requests", "Mirrored copies, by route, destination and result "
+            "(sent: answered; error: failed or refused; dropped: too many in flight).",
+            ["route", "destination", "result"], registry=self.registry,
+        )  # fmt: skip
+
+
+class Gateway:
+    def __init__(self, routes: RouteTable, services: Services, fallback: Route | None) -> None:
+        self.table = routes
+        self.services = services
+        self.fallback = fallback
+        self.metrics = Metrics()
+        self.mirrors_in_flight = 0
+        self.random = random.Random()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send, self.services.close)
+            return
+        started = time.perf_counter()
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        body = await _body(receive)
+        if body is None:
+            await _send(send, 413, {"error": f"request body over {MAX_BODY} bytes"})
+            return
+        headers.setdefault("x-request-id", os.urandom(16).hex())
+        self.table.prepare(headers)
+        method, path = scope["method"], scope["path"]
+        route = self.table.find(method, path, headers) or self.fallback
+        if route is None:
+            await _send(send, 404, {"error": f"no route of this chart matches {method} {path}"}, headers)
+            return
+        route.headers.apply(headers)
+        backend = route.pick(self.random.random())
+        target = path + (f"?{scope['query_string'].decode('latin-1')}" if scope["query_string"] else "")
+        for mirror in route.mirrors:
+            if self.random.random() * 100 < mirror.percent:
+                self._mirror(route, mirror.backend, method, target, headers, body)
+        destination = backend.host if backend else "none"
+        answer = await self._forward(route, backend, method, target, headers, body)
+        self.metrics.requests.labels(route=route.name, destination=destination, code=str(answer.status)).inc()
+        self.metrics.duration.labels(route=route.name, destination=destination).observe(time.perf_counter() - started)
+        out = [(name, value) for name, value in answer.headers if name not in ANSWER_HOP_BY_HOP]
+        out.append((b"content-length", str(len(answer.body)).encode()))
+        if not any(name == b"x-request-id" for name, _ in out):
+            out.append((b"x-request-id", headers["x-request-id"].encode("latin-1")))
+        await send({"type": "http.response.start", "status": answer.status, "headers": out})
+        await send({"type": "http.response.body", "body": answer.body})
+
+    async def _forward(
+        self, route: Route, backend: Backend | None, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> Answer:
+        upstream = self.services.resolve(backend) if backend else None
+        if upstream is None:
+            where = backend.host if backend else "no backend (the weights are 0)"
+            return _error(503, f"route {route.name}: {where} is not a Service this chart runs here")
+        deadline = time.monotonic() + route.timeout
+        retries = route.retries
+        attempts = 1 + (retries.attempts if retries else 0)
+        pairs = list(headers.items())
+        answer = _error(503, "no attempt was made")
+        for attempt in range(attempts):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return _error(504, f"route {route.name}: no answer from {upstream.address} within {route.timeout:g} s")
+            per_try = min(remaining, retries.per_try_timeout) if retries and retries.per_try_timeout else remaining
+            try:
+                answer = await upstream.request(method, target, pairs, body, per_try)
+            except UpstreamFailed as failed:
+                answer = _error(504 if failed.reason == "timeout" and per_try >= remaining else 503,
+                                f"route {route.name}: {failed}")  # fmt: skip
+                if attempt + 1 < attempts and _retried(retries, failed.reason, None):
+                    continue
+                return answer
+            if attempt + 1 < attempts and _retried(retries, None, answer.status):
+                continue
+            return answer
+        return answer
+
+    def _mirror(self, route: Route, backend: Backend, method: str, target: str, headers: dict[str, str],
+                body: bytes) -> None:  # fmt: skip
+        if self.mirrors_in_flight >= MAX_MIRRORS:
+            self.metrics.mirrored.labels(route=route.name, destination=backend.host, result="dropped").inc()
+            return
+        upstream = self.services.resolve(backend)
+        if upstream is None:
+            self.metrics.mirrored.labels(route=route.name, destination=backend.host, result="error").inc()
+            return
+        copy = dict(headers)
+        if "host" in copy:  # Envoy's shadow Host: <host>-shadow
+            copy["host"] = f"{copy['host']}-shadow"
+        self.mirrors_in_flight += 1
+
+        async def send_copy() -> None:
+            result = "error"
+            try:
+                answer = await upstream.request(method, target, list(copy.items()), body, route.timeout)
+                result = "sent" if answer.status < 500 else "error"
+            except UpstreamFailed:
+                pass
+            finally:
+                self.mirrors_in_flight -= 1
+                self.metrics.mirrored.labels(route=route.name, destination=backend.host, result=result).inc()
+
+        task = asyncio.get_running_loop().create_task(send_copy())
+        _MIRRORS.add(task)
+        task.add_done_callback(_MIRRORS.discard)
+
+
+# The tasks of mirrors in flight, held so they are not collected before they end.
+_MIRRORS: set[asyncio.Task[None]] = set()
+
+
+def _retried(retries: Any, failure: str | None, status: int | None) -> bool:
+    if retries is None:
+        return False
+    on = retries.retry_on
+    if failure is not None:
+        return bool({"connect-failure", "reset", "5xx", "gateway-error", "refused-stream"} & on) or (
+            failure == "timeout" and bool({"5xx", "gateway-error"} & on)
+        )
+    assert status is not None
+    return ("5xx" in on and status >= 500) or ("gateway-error" in on and status in (502, 503, 504)) or str(status) in on
+
+
+def _error(status: int, message: str) -> Answer:
+    return Answer(status, list(JSON), json.dumps({"error": message}).encode())
+
+
+async def _body(receive: Receive) -> bytes | None:
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b""
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+async def _send(send: Send, status: int, document: Any, headers: dict[str, str] | None = None) -> None:
+    body = json.dumps(document).encode()
+    extra = [(b"x-request-id", headers["x-request-id"].encode())] if headers and "x-request-id" in headers else []
+    await send({"type": "http.response.start", "status": status, "headers": [*JSON, *extra,
+               (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send, on_shutdown: Callable[[], None]) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            on_shutdown()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+class Admin:
+    """The admin port: /ready, /metrics, /routes (plain asyncio: a few GETs from people and
+    Prometheus, and one uvicorn per process keeps its signal handling to itself)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            path = head.split(b" ", 2)[1].decode("latin-1").split("?")[0]
+            accept = next((line.split(b":", 1)[1].strip().decode("latin-1") for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"accept:")), "")  # fmt: skip
+            status, content_type, body = self.answer(path, accept)
+            writer.write(f"HTTP/1.1 {status} OK\r\ncontent-type: {content_type}\r\ncontent-length: {len(body)}\r\n"
+                         "connection: close\r\n\r\n".encode() + body)  # fmt: skip
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, IndexError):
+            pass
+        finally:
+            writer.close()
+
+    def answer(self, path: str, accept: str) -> tuple[int, str, bytes]:
+        if path == "/metrics":
+            encoder, content_type = choose_encoder(accept)
+            return 200, content_type, encoder(self.gateway.metrics.registry)
+        if path == "/ready":
+            return 200, "application/json", b'{"ready": true}'
+        if path == "/routes":
+            routes = self.gateway.table.routes + ([self.gateway.fallback] if self.gateway.fallback else [])
+            document = {"routes": [asdict(route) for route in routes], "not_emulated": self.gateway.table.notes,
+                        "sticky": [asdict(sticky) for sticky in self.gateway.table.sticky]}  # fmt: skip
+            return 200, "application/json", json.dumps(document, indent=1).encode()
+        return 404, "application/json", b'{"error": "the admin port has /ready, /metrics and /routes"}'
+
+
+def build(config: dict[str, Any]) -> Gateway:
+    """The gateway for a config that `mlpatterns up` writes: the routing documents, the service
+    addresses, and the default backend for a chart with no routing objects."""
+    documents = config["documents"]
+    routes = table(documents)
+    for document in documents:
+        if document.get("kind") == "InferenceService" and (canary := canary_route(document)):
+            routes.istio.append(canary)
+    fallback = None
+    if config.get("fallback"):
+        fallback = Route("default", "the chart's entry Service", (), (Backend(config["fallback"], None),))
+    # The hosts a route names that no Service of the chart answers to: said at start.
+    for route in routes.routes:
+        for backend in [*route.backends, *(mirror.backend for mirror in route.mirrors)]:
+            if Services(config["services"]).resolve(backend) is None:
+                routes.notes.append(f"{route.source}: route {route.name} names {backend.host}, no Service here")
+    return Gateway(routes, Services(config["services"]), fallback)
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def main(argv: list[str] | None = None) -> int:
+    import uvicorn
+
+    args = sys.argv[1:] if argv is None else argv
+    config = json.loads(Path(args[0]).read_text())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    gateway = build(config)
+    for note in gateway.table.notes:
+        log.warning("not emulated: %s", note)
+
+    async def serve() -> None:
+        admin = await asyncio.start_server(Admin(gateway).handle, "127.0.0.1", config["admin_port"])
+        front = uvicorn.Server(uvicorn.Config(gateway, host=config.get("host", "127.0.0.1"), port=config["port"],
+                                              log_config=None, access_log=False, lifespan="on"))  # fmt: skip
+        async with admin:
+            await front.serve()
+
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(serve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
