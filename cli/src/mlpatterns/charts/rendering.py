@@ -139,7 +139,7 @@ class _DuplicateKey(Exception):
     pass
 
 
-class _UniqueKeys(yaml.SafeLoader):
+class _UniqueKeys(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no type information
     """YAML that refuses a key given twice in one mapping: two objects a template wrote without a
     `---` between them read as one, the second one's fields over the first's, and the first lost."""
 
@@ -149,7 +149,8 @@ class _UniqueKeys(yaml.SafeLoader):
             if keys.count(key) > 1:
                 raise _DuplicateKey(f"{key!r} is given twice in one object (line {node.start_mark.line + 1}): two "
                                     "objects without --- between them?")  # fmt: skip
-        return super().construct_mapping(node, deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep)
+        return mapping
 
 
 def lint(chart: Path, values: dict[str, Any] | None = None) -> list[str]:
