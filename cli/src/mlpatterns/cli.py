@@ -6,6 +6,8 @@ mlpatterns validate web-single            # lint, render, schemas, checkov
 mlpatterns validate path/to/manifests/     # any folder of YAML
 mlpatterns charts sync [--check]           # regenerate schemas, README tables, library copies
 mlpatterns crds sync [--from DIR] [--check]  # regenerate the packaged CRD schemas from upstream CRDs
+mlpatterns up shadow-ab --set primary.model.uri=models:/iris@champion ...   # the chart as local processes
+mlpatterns down [--port N]                  # stop what up started
 """
 
 from __future__ import annotations
@@ -55,6 +57,18 @@ def _parser() -> argparse.ArgumentParser:
     values_options(validate)
     validate.add_argument("--no-checkov", action="store_true", help="skip the checkov scan")
 
+    up = commands.add_parser(
+        "up", help="run a pattern's chart on this machine, behind a gateway that routes as it says"
+    )
+    up.add_argument("pattern", help="a pattern name or a chart directory")
+    values_options(up)
+    up.add_argument("--port", type=int, default=8080, help="the gateway's port (default 8080)")
+    up.add_argument("--baked-model", type=Path, default=None, help="model-in-image: the folder of the model")
+    up.add_argument("--scrape-interval", type=float, default=5.0, help="Prometheus' scrape interval, seconds")
+    up.add_argument("--no-prometheus", action="store_true", help="do not start Prometheus even when installed")
+    down = commands.add_parser("down", help="stop what `mlpatterns up` started")
+    down.add_argument("--port", type=int, default=None, help="only the one on this port")
+
     charts = commands.add_parser("charts", help="maintain the charts' generated files")
     charts_commands = charts.add_subparsers(dest="charts_command", required=True)
     sync_command = charts_commands.add_parser("sync", help="regenerate schemas, README tables, library copies")
@@ -101,6 +115,15 @@ def _no_chart(target: str) -> int:
     else:
         err.print(f"mlpatterns: {target} has no chart yet: it is planned (`mlpatterns patterns` shows what has landed)")
     return 2
+
+
+def _up(args: argparse.Namespace, values: dict[str, Any]) -> int:
+    from mlpatterns.local.up import up
+
+    chart = _chart(args.pattern)
+    if chart is None:
+        return _no_chart(args.pattern)
+    return up(chart, values, args.port, out, args.baked_model, args.scrape_interval, not args.no_prometheus)
 
 
 def _render(target: str, values: dict[str, Any], release: str, namespace: str) -> int:
@@ -164,7 +187,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             for line in drift:
                 out.print(("out of date: " if args.check else "updated: ") + line)
             return 1 if drift and args.check else 0
+        if args.command == "down":
+            from mlpatterns.local.supervisor import down
+
+            return down(args.port, out)
         values = user_values(args.values, args.set)
+        if args.command == "up":
+            return _up(args, values)
         if args.command == "render":
             return _render(args.pattern, values, args.release, args.namespace)
         return _validate(args.target, values, not args.no_checkov)

@@ -179,8 +179,8 @@ class Gateway:
             try:
                 answer = await upstream.request(method, target, list(copy.items()), body, route.timeout)
                 result = "sent" if answer.status < 500 else "error"
-            except UpstreamFailed:
-                pass
+            except Exception as error:  # a mirror's failure is counted, never the client's
+                log.debug("mirror to %s failed: %s", backend.host, error)
             finally:
                 self.mirrors_in_flight -= 1
                 self.metrics.mirrored.labels(route=route.name, destination=backend.host, result=result).inc()
@@ -276,7 +276,7 @@ class Admin:
             routes = self.gateway.table.routes + ([self.gateway.fallback] if self.gateway.fallback else [])
             document = {"routes": [asdict(route) for route in routes], "not_emulated": self.gateway.table.notes,
                         "sticky": [asdict(sticky) for sticky in self.gateway.table.sticky]}  # fmt: skip
-            return 200, "application/json", json.dumps(document, indent=1).encode()
+            return 200, "application/json", json.dumps(document, indent=1, default=sorted).encode()
         return 404, "application/json", b'{"error": "the admin port has /ready, /metrics and /routes"}'
 
 

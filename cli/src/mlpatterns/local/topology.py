@@ -438,6 +438,10 @@ def _hosts(name: str, namespace: str) -> list[str]:
 def _rewrite(process: Process, topology: Topology, options: Options) -> None:
     folder = options.workdir / process.name
     process.command = [_local_arg(arg, process, topology, folder) for arg in process.command]
+    for index, arg in enumerate(process.command[:-1]):  # --port 6379, as redis-server takes it
+        value = process.command[index + 1]
+        if re.fullmatch(r"--[a-z_-]*port", arg) and value.isdigit() and int(value) in process.ports:
+            process.command[index + 1] = str(process.ports[int(value)])
     process.env = {key: _local_value(value, topology, folder) for key, value in process.env.items()}
     if process.program == "server":
         process.command.append("--host=127.0.0.1")

@@ -42,8 +42,7 @@ class _Connection(asyncio.Protocol):
     # -- asyncio
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's are Transports, not subclasses
 
     def data_received(self, data: bytes) -> None:
         try:
