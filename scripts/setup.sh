@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests and the local runtime need: Debian packages (redis-server, Prometheus
-# with promtool, wrk, curl for the README's commands), the Python workspace in .venv, and checkov
-# in .tools/checkov.
+# with promtool, wrk, curl for the README's commands, LuaJIT for the sticky EnvoyFilter's Lua), the
+# Python workspace in .venv, and checkov in .tools/checkov.
 # Idempotent; quick when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3.11}"
 UV_SPEC="uv>=0.13,<0.14"
 CHECKOV_SPEC="checkov>=3.3,<3.4"
-SYSTEM_TOOLS=(redis-server:redis-server promtool:prometheus prometheus:prometheus wrk:wrk curl:curl)
+SYSTEM_TOOLS=(redis-server:redis-server promtool:prometheus prometheus:prometheus wrk:wrk curl:curl luajit:luajit)
 
 missing=()
 for entry in "${SYSTEM_TOOLS[@]}"; do

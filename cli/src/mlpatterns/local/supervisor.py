@@ -278,8 +278,7 @@ class Supervisor:
             "admin": f"http://127.0.0.1:{self.admin_port}" if self.admin_port else None,
             "prometheus": f"http://127.0.0.1:{self.prometheus_port}" if self.prometheus_port else None,
             "processes": [
-                {"name": r.name, "pid": r.popen.pid, "log": str(r.log),
-                 "url": f"http://127.0.0.1:{r.process.http_port}" if r.process and r.process.http_port else None,
+                {"name": r.name, "pid": r.popen.pid, "log": str(r.log), "url": _address(r.process),
                  "component": r.process.component if r.process else r.name,
                  "metrics": f"http://127.0.0.1:{r.process.metrics[0]}{r.process.metrics[1]}"
                  if r.process and r.process.metrics else None}
@@ -297,8 +296,7 @@ class Supervisor:
             table.add_column(column)
         for running in self.running:
             process = running.process
-            scheme = "redis" if process and process.program == "redis" else "http"
-            address = f"{scheme}://127.0.0.1:{process.http_port}" if process and process.http_port else "-"
+            address = _address(process) or "-"
             table.add_row(running.name, process.component if process else running.name, address, str(running.log))
         console.print(table)
         if self.admin_port:
@@ -320,6 +318,12 @@ class Supervisor:
             return []
         with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/routes", timeout=5) as answer:
             return [f"not emulated by the gateway: {note}" for note in json.load(answer)["not_emulated"]]
+
+
+def _address(process: Process | None) -> str | None:
+    if process is None or not process.http_port:
+        return None
+    return f"{'redis' if process.program == 'redis' else 'http'}://127.0.0.1:{process.http_port}"
 
 
 def _end_group(pid: int, sig: signal.Signals) -> None:

@@ -427,7 +427,10 @@ def _expose(name: str, selector: Mapping[str, str], ports: Mapping[int, int | st
         address = f"127.0.0.1:{local}"
         for host in _hosts(name, options.namespace):
             topology.services.setdefault(f"{host}:{port}", address)
+            # The host alone: port 80 where the Service has it (a URL's default), else its first port.
             if port == 80:
+                topology.services[host] = address
+            else:
                 topology.services.setdefault(host, address)
 
 

@@ -5,6 +5,7 @@ store), turn it into local processes (topology.py) and run them (supervisor.py) 
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import sys
@@ -19,12 +20,12 @@ from mlpatterns.local.supervisor import StartFailed, Supervisor, free_port, home
 from mlpatterns.local.topology import Options, PortPool, Topology, build
 
 
-def plan(chart: Path, values: dict[str, Any], baked_model: Path | None, workdir: Path) -> Topology:
+def plan(chart: Path, values: dict[str, Any], baked_model: Path | None, workdir: Path,
+         ports: PortPool | None = None) -> Topology:  # fmt: skip
+    """What the chart runs as here, with these values (nothing starts)."""
     local = {**values, "global": {**values.get("global", {}), "mlpatternsLocal": True}}
     documents = [manifest.document for manifest in render(chart, local)]
-    import os
-
-    options = Options(workdir, PortPool(free_port), baked_model=baked_model, python="python", environment=os.environ)
+    options = Options(workdir, ports or PortPool(free_port), baked_model=baked_model, environment=os.environ)
     return build(documents, options)
 
 
