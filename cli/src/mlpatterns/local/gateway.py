@@ -4,9 +4,10 @@ way the chart's routing objects say (routes.py), as the caller's Envoy would in 
 - A request without x-request-id gets one (Envoy's behaviour; the shadow comparison joins on it).
 - The sticky filter runs first, then the first route that matches (Gateway API: the most
   specific), its header changes, and a backend drawn by weight.
-- Mirrors are fire and forget: sent beside the request, with the same x-request-id and the Host
-  suffixed -shadow as Envoy does, never awaited by the client and never failing it; beyond
-  MAX_MIRRORS in flight, a mirror is dropped and counted.
+- Mirrors are fire and forget: sent once the answer is ready (Envoy sends them beside the
+  request; here the machine is shared, so the copy waits its turn), with the same x-request-id
+  and the Host suffixed -shadow as Envoy does, never awaited by the client and never failing it;
+  beyond MAX_MIRRORS in flight, a mirror is dropped and counted.
 - The route's timeout bounds the whole exchange (504); retries follow retryOn (connect failures,
   resets, 5xx, gateway errors, status codes given by number).
 - mlpatterns_gateway_* metrics, /ready and /routes (the table and what is not emulated) are on the
@@ -21,9 +22,10 @@ import json
 import logging
 import os
 import random
+import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import choose_encoder
 
+from mlpatterns.local import front
+from mlpatterns.local.front import Request, Response
 from mlpatterns.local.routes import Backend, Route, RouteTable, canary_route, table
 from mlpatterns.local.upstream import Answer, Upstream, UpstreamFailed
 
@@ -38,11 +42,7 @@ log = logging.getLogger("mlpatterns.gateway")
 
 MAX_MIRRORS = 512
 ANSWER_HOP_BY_HOP = frozenset({b"connection", b"transfer-encoding", b"content-length", b"keep-alive"})
-MAX_BODY = 64 * 1024 * 1024
 JSON = [(b"content-type", b"application/json")]
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class Services:
@@ -95,40 +95,44 @@ class Gateway:
         self.metrics = Metrics()
         self.mirrors_in_flight = 0
         self.random = random.Random()
+        # Label children by (route, destination, code): the hot path looks them up, not builds them.
+        self._counted: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send, self.services.close)
-            return
+    async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        body = await _body(receive)
-        if body is None:
-            await _send(send, 413, {"error": f"request body over {MAX_BODY} bytes"})
-            return
-        headers.setdefault("x-request-id", os.urandom(16).hex())
+        headers = request.headers
+        if "x-request-id" not in headers:
+            headers["x-request-id"] = os.urandom(16).hex()
         self.table.prepare(headers)
-        method, path = scope["method"], scope["path"]
-        route = self.table.find(method, path, headers) or self.fallback
+        route = self.table.find(request.method, request.path, headers) or self.fallback
         if route is None:
-            await _send(send, 404, {"error": f"no route of this chart matches {method} {path}"}, headers)
-            return
+            return _error(404, f"no route of this chart matches {request.method} {request.path}", headers)
         route.headers.apply(headers)
         backend = route.pick(self.random.random())
-        target = path + (f"?{scope['query_string'].decode('latin-1')}" if scope["query_string"] else "")
+        target = f"{request.path}?{request.query}" if request.query else request.path
+        answer = await self._forward(route, backend, request.method, target, headers, request.body)
+        # Mirrors leave once the answer is ready (it is written before they run): they never wait
+        # for, delay or fail it.
         for mirror in route.mirrors:
             if self.random.random() * 100 < mirror.percent:
-                self._mirror(route, mirror.backend, method, target, headers, body)
-        destination = backend.host if backend else "none"
-        answer = await self._forward(route, backend, method, target, headers, body)
-        self.metrics.requests.labels(route=route.name, destination=destination, code=str(answer.status)).inc()
-        self.metrics.duration.labels(route=route.name, destination=destination).observe(time.perf_counter() - started)
+                self._mirror(route, mirror.backend, request.method, target, headers, request.body)
         out = [(name, value) for name, value in answer.headers if name not in ANSWER_HOP_BY_HOP]
-        out.append((b"content-length", str(len(answer.body)).encode()))
         if not any(name == b"x-request-id" for name, _ in out):
             out.append((b"x-request-id", headers["x-request-id"].encode("latin-1")))
-        await send({"type": "http.response.start", "status": answer.status, "headers": out})
-        await send({"type": "http.response.body", "body": answer.body})
+        self._count(route, backend, answer.status, time.perf_counter() - started)
+        return Response(answer.status, out, answer.body)
+
+    def _count(self, route: Route, backend: Backend | None, status: int, seconds: float) -> None:
+        destination = backend.host if backend else "none"
+        key = (route.name, destination, status)
+        children = self._counted.get(key)
+        if children is None:
+            children = self._counted[key] = (
+                self.metrics.requests.labels(route=route.name, destination=destination, code=str(status)),
+                self.metrics.duration.labels(route=route.name, destination=destination),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     async def _forward(
         self, route: Route, backend: Backend | None, method: str, target: str, headers: dict[str, str], body: bytes
@@ -136,29 +140,27 @@ class Gateway:
         upstream = self.services.resolve(backend) if backend else None
         if upstream is None:
             where = backend.host if backend else "no backend (the weights are 0)"
-            return _error(503, f"route {route.name}: {where} is not a Service this chart runs here")
+            return _answer(503, f"route {route.name}: {where} is not a Service this chart runs here")
         deadline = time.monotonic() + route.timeout
         retries = route.retries
         attempts = 1 + (retries.attempts if retries else 0)
         pairs = list(headers.items())
-        answer = _error(503, "no attempt was made")
         for attempt in range(attempts):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return _error(504, f"route {route.name}: no answer from {upstream.address} within {route.timeout:g} s")
+                break
             per_try = min(remaining, retries.per_try_timeout) if retries and retries.per_try_timeout else remaining
+            last = attempt + 1 == attempts
             try:
                 answer = await upstream.request(method, target, pairs, body, per_try)
             except UpstreamFailed as failed:
-                answer = _error(504 if failed.reason == "timeout" and per_try >= remaining else 503,
-                                f"route {route.name}: {failed}")  # fmt: skip
-                if attempt + 1 < attempts and _retried(retries, failed.reason, None):
+                if not last and _retried(retries, failed.reason, None):
                     continue
+                timed_out = failed.reason == "timeout" and per_try >= remaining
+                return _answer(504 if timed_out else 503, f"route {route.name}: {failed}")
+            if last or not _retried(retries, None, answer.status):
                 return answer
-            if attempt + 1 < attempts and _retried(retries, None, answer.status):
-                continue
-            return answer
-        return answer
+        return _answer(504, f"route {route.name}: no answer from {upstream.address} within {route.timeout:g} s")
 
     def _mirror(self, route: Route, backend: Backend, method: str, target: str, headers: dict[str, str],
                 body: bytes) -> None:  # fmt: skip
@@ -206,42 +208,15 @@ def _retried(retries: Any, failure: str | None, status: int | None) -> bool:
     return ("5xx" in on and status >= 500) or ("gateway-error" in on and status in (502, 503, 504)) or str(status) in on
 
 
-def _error(status: int, message: str) -> Answer:
+def _answer(status: int, message: str) -> Answer:
     return Answer(status, list(JSON), json.dumps({"error": message}).encode())
 
 
-async def _body(receive: Receive) -> bytes | None:
-    chunks, size, more = [], 0, True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b""
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return b"".join(chunks)
-
-
-async def _send(send: Send, status: int, document: Any, headers: dict[str, str] | None = None) -> None:
-    body = json.dumps(document).encode()
-    extra = [(b"x-request-id", headers["x-request-id"].encode())] if headers and "x-request-id" in headers else []
-    await send({"type": "http.response.start", "status": status, "headers": [*JSON, *extra,
-               (b"content-length", str(len(body)).encode())]})  # fmt: skip
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _lifespan(receive: Receive, send: Send, on_shutdown: Callable[[], None]) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            on_shutdown()
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+def _error(status: int, message: str, headers: dict[str, str]) -> Response:
+    answer = _answer(status, message)
+    return Response(
+        status, [*answer.headers, (b"x-request-id", headers["x-request-id"].encode("latin-1"))], answer.body
+    )
 
 
 class Admin:
@@ -308,8 +283,6 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import uvicorn
-
     args = sys.argv[1:] if argv is None else argv
     config = json.loads(Path(args[0]).read_text())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -318,11 +291,14 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("not emulated: %s", note)
 
     async def serve() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
         admin = await asyncio.start_server(Admin(gateway).handle, "127.0.0.1", config["admin_port"])
-        front = uvicorn.Server(uvicorn.Config(gateway, host=config.get("host", "127.0.0.1"), port=config["port"],
-                                              log_config=None, access_log=False, lifespan="on"))  # fmt: skip
         async with admin:
-            await front.serve()
+            await front.serve(gateway.handle, config.get("host", "127.0.0.1"), config["port"], stopping)
+        gateway.services.close()
 
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(serve())
