@@ -21,6 +21,7 @@ import pytest
 import redis
 
 from mlpatterns.local.routes import bucket
+from tests.support.helm_tests import helm_test
 from tests.support.local_up import Up
 from tests.support.metrics import sample
 from tests.support.shadow_models import ShadowPair, shadow_pair
@@ -98,6 +99,12 @@ def test_online_ab_splits_by_weight_the_header_wins_and_users_stay(online: Up, p
     canary_users = sum(bucket(user) >= 90 for user in users)
     assert within(canary_users, len(users), 0.10)
 
+    # The chart's own `helm test`, run against the gateway: each variant forced and answering.
+    url = f"{online.gateway}/v1/models/iris:predict"
+    passed = helm_test("online-ab", URL=url, TARGETS=json.dumps({"primary": url, "canary": url}))
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "variant canary answers, as canary" in passed.stdout
+
 
 @pytest.fixture
 def shadow(home: Path, pair: ShadowPair) -> Iterator[Up]:
@@ -149,6 +156,11 @@ def test_shadow_ab_answers_with_the_primary_mirrors_its_share_and_reports_the_pl
     assert summary["agreement_rate"] == pytest.approx(1 - len(ids & flipped) / len(ids))
     assert summary["missing"] == 0
 
+    # The chart's own `helm test`, run against the gateway and the comparison.
+    passed = helm_test("shadow-ab", URL=f"{shadow.gateway}/v1/models/iris:predict", COMPARE=compare)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "the shadow's answers are compared" in passed.stdout
+
     # The shadow killed mid-traffic: no client request fails, and up starts it again.
     victim = shadow.named("shadow-predictor")["pid"]
     during = asyncio.run(_kill_during(shadow, victim, requests))
@@ -178,6 +190,9 @@ def test_condition_based_routes_each_condition_to_its_model(home: Path, pair: Sh
         for headers, role in cases:
             answers = predict(up, [(row, headers)] * 5)
             assert {answer.headers["x-mlpatterns-role"] for answer in answers} == {role}, headers
+        passed = helm_test("condition-based", URL=f"{up.gateway}/v1/models/iris:predict")
+        assert passed.returncode == 0, passed.stdout + passed.stderr
+        assert "{'x-region': 'eu'} -> eu" in passed.stdout
     finally:
         up.interrupt()
     assert up.leftovers() == []

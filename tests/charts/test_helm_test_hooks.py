@@ -4,7 +4,6 @@ The prediction log's follows its prediction's event through the collector into a
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,23 +13,10 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from tests.charts.scenarios import rendered
-from tests.charts.test_pattern_semantics import chart
+from tests.support.helm_tests import helm_test
 from tests.support.model_server import Server, ServerFactory
 from tests.support.processes import ManagedProcess, free_port
 from tests.support.services import start_redis
-
-
-def helm_test(name: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the chart's test pod's script here, with its environment and these values in it."""
-    (pod,) = [m.document for m in rendered(chart(name), None) if m.is_test_hook and m.kind == "Pod"]
-    container = pod["spec"]["containers"][0]
-    assert container["command"] == ["python", "-c"]
-    given = {entry["name"]: entry["value"] for entry in container["env"]}
-    assert env.keys() <= given.keys(), f"{name}'s test pod has no {env.keys() - given.keys()}"
-    return subprocess.run(
-        [sys.executable, "-c", container["args"][0]], env={**given, **env}, capture_output=True, text=True, timeout=240
-    )
 
 
 @pytest.fixture(scope="module")
