@@ -5,7 +5,8 @@
 (2) the primary's latency through the gateway with a VirtualService mirroring 100% of the requests
     to a shadow, against the same route with no mirror: (c) to a shadow that answers a constant,
     what mirroring itself costs; (d) to a second model server, where on two cores shared with wrk
-    the shadow's own work competes with the primary's (in a cluster it runs on pods of its own).
+    the shadow's own work competes with the primary's (in a cluster it runs on pods of its own);
+    at concurrency 1, the median of three interleaved rounds.
 
 Targets: the gateway at least 0.7x direct at concurrency 32; under 1 ms added at p50 at
 concurrency 1; 100% mirroring costs the primary's p99 at most 1.1x. Run: python -m bench.gateway
@@ -31,6 +32,7 @@ from bench.common import ROOT, free_port, wait_ready
 from bench.serving import SECONDS, Result, run_wrk
 
 PYTHON = sys.executable
+ROUNDS = 3
 HOST = "model-predictor.bench.svc.cluster.local"
 SHADOW = "shadow-predictor.bench.svc.cluster.local"
 
@@ -81,6 +83,14 @@ def stop(*processes: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=30)
 
 
+def _median(results: list[Result]) -> Result:
+    def middle(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    return Result(middle([r.rps for r in results]), middle([r.p50_ms for r in results]),
+                  middle([r.p99_ms for r in results]))  # fmt: skip
+
+
 def line(name: str, concurrency: int, result: Result, base: Result | None) -> str:
     ratio = f"{result.rps / base.rps:6.2f}  {result.p50_ms - base.p50_ms:+7.2f}" if base else f"{'1.00':>6}  {'':>7}"
     return f"{name:<34} {concurrency:>4} {result.rps:8.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f}   {ratio}"
@@ -123,27 +133,29 @@ def main() -> None:
         primary, primary_port = server(model_dir)
         constant, constant_port = constant_server()
         shadow, shadow_port = server(model_dir, "--role", "shadow")
+        fronts: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
         try:
-            measured: dict[str, Result] = {}
             for label, shadow_address in (("none", None), ("a constant", constant_port), ("a model", shadow_port)):
                 services = {f"{HOST}:80": f"127.0.0.1:{primary_port}"}
                 if shadow_address:
                     services[f"{SHADOW}:80"] = f"127.0.0.1:{shadow_address}"
-                front, front_port = gateway(work, services, mirror_route(100 if shadow_address else 0))
-                try:
-                    run_wrk(front_port, 1, 2, script)
-                    measured[label] = run_wrk(front_port, 1, SECONDS, script)
-                    base = measured["none"] if shadow_address else None
-                    name = f"({'c' if label != 'a model' else 'd'}) primary, mirror 100% to {label}"
-                    print(line(name if shadow_address else "(c) primary, no mirror", 1, measured[label], base),
-                          flush=True)  # fmt: skip
-                finally:
-                    stop(front)
+                fronts[label] = gateway(work, services, mirror_route(100 if shadow_address else 0))
+                run_wrk(fronts[label][1], 1, 2, script)
+            # Interleaved rounds, the median of each: p99 at concurrency 1 moves with the machine.
+            runs: dict[str, list[Result]] = {label: [] for label in fronts}
+            for _ in range(ROUNDS):
+                for label, (_, port) in fronts.items():
+                    runs[label].append(run_wrk(port, 1, SECONDS, script))
+            measured = {label: _median(results) for label, results in runs.items()}
+            for label, result in measured.items():
+                name = "(c) primary, no mirror" if label == "none" else (
+                    f"({'c' if label == 'a constant' else 'd'}) primary, mirror 100% to {label}")  # fmt: skip
+                print(line(name, 1, result, None if label == "none" else measured["none"]), flush=True)
             for label in ("a constant", "a model"):
                 ratios.append(f"mirroring 100% to {label}: p99 {measured[label].p99_ms / measured['none'].p99_ms:.2f}x "
                               f"of none")  # fmt: skip
         finally:
-            stop(shadow, constant, primary)
+            stop(*(process for process, _ in fronts.values()), shadow, constant, primary)
         print("targets: >= 0.7x direct at 32; < 1 ms added at p50 at 1; mirroring p99 <= 1.1x (to a constant)")
         print("measured: " + "; ".join(ratios))
 

@@ -248,6 +248,7 @@ _VS_MATCH_KEYS = {"headers", "uri", "method", "name"}
 def _virtual_service(source: str, spec: Mapping[str, Any], notes: list[str]) -> list[Route]:
     for key in set(spec) - {"hosts", "gateways", "http"}:
         notes.append(f"{source}: spec.{key} is not emulated")
+    notes.append(f"{source}: spec.hosts and spec.gateways are not emulated (its routes answer on the gateway's port)")
     routes = []
     for index, http in enumerate(spec.get("http") or []):
         where = f"{source}: http[{index}]"
@@ -316,6 +317,8 @@ PATH_KINDS = {"Exact": "exact", "PathPrefix": "segments", "RegularExpression": "
 
 def _http_route(source: str, spec: Mapping[str, Any], document: Mapping[str, Any], notes: list[str]) -> list[Route]:
     namespace = document.get("metadata", {}).get("namespace", "default")
+    notes.append(f"{source}: spec.parentRefs and spec.hostnames are not emulated (its rules answer on the gateway's "
+                 "port)")  # fmt: skip
     routes = []
     for index, rule in enumerate(spec.get("rules") or []):
         where = f"{source}: rules[{index}]"

@@ -162,6 +162,7 @@ def _event(fields: dict[bytes, bytes]) -> dict[str, Any] | None:
 def print_summary(url: str, form: str) -> int:
     import httpx
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         summary = httpx.get(f"{url.rstrip('/')}/v1/summary", timeout=10).raise_for_status().json()
     except httpx.HTTPError as error:
@@ -187,7 +188,8 @@ def print_summary(url: str, form: str) -> int:
             f"{found['abs_error']['p99']:.4g}" if found["abs_error"] else "-",
             f"{found['latency_difference_ms']['p50']:+.2f}" if found["latency_difference_ms"] else "-",
         )  # fmt: skip
-    Console().print(table)
+    console = Console()
+    (console if console.is_terminal else Console(width=160)).print(table)
     print(f"{summary['waiting']} events waiting for their partner")
     return 0
 
