@@ -43,14 +43,15 @@ def descendants(pid: int) -> list[int]:
 
 
 class Up:
-    def __init__(self, home: Path, chart: str, *sets: str, ready_timeout: float = 240) -> None:
+    def __init__(self, home: Path, chart: str, *sets: str, ready_timeout: float = 240,
+                 extra: tuple[str, ...] = ()) -> None:  # fmt: skip
         self.home = home
         self.port = free_port()
         home.mkdir(parents=True, exist_ok=True)
         self.log = home / f"up-{chart}-{self.port}.log"
         self._out = self.log.open("wb")
         command = [sys.executable, "-m", "mlpatterns", "up", chart, "--port", str(self.port), "--scrape-interval",
-                   "1", *(part for value in sets for part in ("--set", value))]  # fmt: skip
+                   "1", *extra, *(part for value in sets for part in ("--set", value))]  # fmt: skip
         self.env = {**os.environ, "MLPATTERNS_HOME": str(home), "COLUMNS": "200"}
         self.process = subprocess.Popen(command, stdout=self._out, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + ready_timeout

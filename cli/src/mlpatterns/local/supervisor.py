@@ -300,17 +300,22 @@ class Supervisor:
             table.add_row(running.name, process.component if process else running.name, address, str(running.log))
         console.print(table)
         if self.admin_port:
-            model = self.model or "<model>"
             self.console.print(f"gateway   http://127.0.0.1:{self.port}   (its routes: http://127.0.0.1:{self.admin_port}"
                                "/routes, metrics: /metrics there)")  # fmt: skip
-            self.console.print(f"  curl -s http://127.0.0.1:{self.port}/v1/models/{model}:predict "
-                               """-d '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'""", markup=False)  # fmt: skip
+            self.console.print(f"  {self._example()}", markup=False)
         if self.prometheus_port:
             self.console.print(f"prometheus http://127.0.0.1:{self.prometheus_port}")
         elif self.with_prometheus:
             self.console.print("prometheus: not installed (`make setup` installs it); nothing scrapes the processes")
         for note in [*self.topology.notes, *self._gateway_notes()]:
             self.console.print(f"[dim]note: {note}[/]", markup=True)
+
+    def _example(self) -> str:
+        """How to call the chart's front door: the jobs API of the asynchronous pattern, else a prediction."""
+        row = """-d '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'"""
+        if any("async-api" in process.command for process in self.topology.long_running):
+            return f"curl -s -X POST http://127.0.0.1:{self.port}/v1/jobs {row}   # then GET /v1/jobs/<id>"
+        return f"curl -s http://127.0.0.1:{self.port}/v1/models/{self.model or '<model>'}:predict {row}"
 
     def _gateway_notes(self) -> list[str]:
         """What the gateway does not emulate of the chart's routing objects."""

@@ -119,6 +119,8 @@ class Options:
     baked_model: Path | None = None
     python: str = "python"
     environment: Mapping[str, str] = field(default_factory=dict)
+    # The local MLflow store the pipelines and the server use (MLPATTERNS_HOME).
+    local_tracking_uri: str = "sqlite:///" + str(Path("~/.mlpatterns/mlflow.db").expanduser())
 
 
 def build(documents: list[dict[str, Any]], options: Options) -> Topology:
@@ -457,6 +459,13 @@ def _rewrite(process: Process, topology: Topology, options: Options) -> None:
                                   "store (~/.mlpatterns, where run-local registers) is used")  # fmt: skip
     elif process.program == "redis":
         process.command += ["--bind", "127.0.0.1", "--dir", str(folder)]
+    elif process.program == "pipelines":
+        for index, arg in enumerate(process.command):
+            given = re.fullmatch(r"--param=tracking_uri=(.+)", arg)
+            if given and re.search(r"\.svc(\.cluster\.local)?(:\d+)?(/|$)", given[1]):
+                process.command[index] = f"--param=tracking_uri={options.local_tracking_uri}"
+                topology.notes.append(f"{process.name}: the tracking server {given[1]} is a cluster's: the local "
+                                      "MLflow store (~/.mlpatterns, where run-local registers) is used")  # fmt: skip
     for value in [*process.command, *process.env.values()]:
         for host in re.findall(r"://([a-z0-9.-]+\.svc(?:\.cluster\.local)?)", value):
             topology.notes.append(f"{process.name}: {host} is not a Service of this chart: not reachable here")

@@ -25,7 +25,8 @@ def plan(chart: Path, values: dict[str, Any], baked_model: Path | None, workdir:
     """What the chart runs as here, with these values (nothing starts)."""
     local = {**values, "global": {**values.get("global", {}), "mlpatternsLocal": True}}
     documents = [manifest.document for manifest in render(chart, local)]
-    options = Options(workdir, ports or PortPool(free_port), baked_model=baked_model, environment=os.environ)
+    options = Options(workdir, ports or PortPool(free_port), baked_model=baked_model, environment=os.environ,
+                      local_tracking_uri=f"sqlite:///{home() / 'mlflow.db'}")  # fmt: skip
     return build(documents, options)
 
 
