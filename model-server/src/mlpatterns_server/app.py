@@ -58,13 +58,31 @@ def json_response(document: Any, status: int = 200) -> Response:
     return Response(dump_json(document), status_code=status, media_type=JSON)
 
 
-async def redis_readiness(client: Any) -> Response:
-    """Ready while the Redis the process depends on answers (the async API, the collector)."""
-    try:
-        await client.ping()
-    except Exception as error:
-        return json_response({"ready": False, "reason": f"Redis: {error}"}, 503)
-    return json_response({"ready": True})
+def redis_health_routes(client: Any) -> list[Route]:
+    """/v2/health/live, and /v2/health/ready while the Redis the process depends on answers: the
+    health of the front-ends with state (the async API, the collector, the comparison)."""
+
+    async def live(request: Request) -> Response:
+        return json_response({"live": True})
+
+    async def ready(request: Request) -> Response:
+        try:
+            await client.ping()
+        except Exception as error:
+            return json_response({"ready": False, "reason": f"Redis: {error}"}, 503)
+        return json_response({"ready": True})
+
+    return [Route("/v2/health/live", live), Route("/v2/health/ready", ready)]
+
+
+def metrics_route(exposition: Callable[[str], tuple[bytes, str]]) -> Route:
+    """/metrics in the format the scraper asks for, from an exposition of a registry."""
+
+    async def metrics(request: Request) -> Response:
+        content, content_type = exposition(request.headers.get("accept", ""))
+        return Response(content, headers={"content-type": content_type})
+
+    return Route("/metrics", metrics)
 
 
 def error_response(error: ServerError, headers: dict[str, str] | None = None) -> Response:
@@ -184,10 +202,6 @@ class HttpFrontEnd:
     async def v1_model(self, request: Request) -> Response:
         return await self.v2_model_ready(request)
 
-    async def metrics_endpoint(self, request: Request) -> Response:
-        content, content_type = self.metrics.exposition(request.headers.get("accept", ""))
-        return Response(content, headers={"content-type": content_type})
-
     def routes(self) -> list[Route]:
         return [
             Route("/", self.live),
@@ -201,7 +215,7 @@ class HttpFrontEnd:
             Route("/v2/models/{name:model}/ready", self.v2_model_ready),
             Route("/v2/models/{name:model}/infer", self.v2_infer, methods=["POST"]),
             Route("/v2/models/{name:model}/versions/{version}/infer", self.v2_infer, methods=["POST"]),
-        ] + ([] if self.settings.metrics_port else [Route("/metrics", self.metrics_endpoint)])
+        ] + ([] if self.settings.metrics_port else [metrics_route(self.metrics.exposition)])
 
 
 def endpoints(model: str, metrics_here: bool = True) -> list[str]:

@@ -15,16 +15,29 @@ from mlpatterns_server.loading.formats import FORMATS
 from mlpatterns_server.predlog.sinks import SINKS
 
 
-class ServerSettings(BaseSettings):
+class ComponentSettings(BaseSettings):
+    """What the settings of every subcommand share: MLPATTERNS_* variables, no unknown argument,
+    and the logs."""
+
     model_config = SettingsConfigDict(
         env_prefix="MLPATTERNS_",
-        protected_namespaces=(),
         extra="ignore",
         env_ignore_empty=True,
-        cli_prog_name="mlpatterns-server",
         # KServe's own arguments are taken out before parsing (cli.KSERVE_ONLY); nothing else is unknown.
         cli_ignore_unknown_args=False,
     )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="For every process.")
+    log_format: Literal["text", "json"] = Field("text", description="json: one object per line (time, level, ...).")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, level: object) -> object:
+        return level.upper() if isinstance(level, str) else level
+
+
+class ServerSettings(ComponentSettings):
+    model_config = SettingsConfigDict(protected_namespaces=(), cli_prog_name="mlpatterns-server")
 
     # -- the model
     model_name: str = Field("model", min_length=1, description="Name of the model on the endpoint path.")
@@ -108,8 +121,6 @@ class ServerSettings(BaseSettings):
     timeout_keep_alive: int = Field(65, ge=1, description="Longer than Envoy's idle timeout.")
     grace_period: int = Field(30, ge=0, description="Seconds SIGTERM waits for in-flight requests.")
     access_log: bool = False
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="For every process.")
-    log_format: Literal["text", "json"] = Field("text", description="json: one object per line (time, level, ...).")
 
     loop_model_threads: int = Field(
         1,
@@ -175,11 +186,6 @@ class ServerSettings(BaseSettings):
         if value != "none" and value not in SINKS:
             raise ValueError(f"{value!r} is not a prediction-log sink; use none or one of {', '.join(SINKS)}")
         return value
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper(cls, level: object) -> object:
-        return level.upper() if isinstance(level, str) else level
 
     @property
     def spool_directory(self) -> Path:

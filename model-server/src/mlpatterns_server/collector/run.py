@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mlpatterns_server.app import json_response, redis_readiness
+from mlpatterns_server.app import json_response, metrics_route, redis_health_routes
 from mlpatterns_server.collector.lander import Lander
 from mlpatterns_server.collector.metrics import CollectorMetrics
 from mlpatterns_server.collector.receiver import BadEvent, Receiver
@@ -87,16 +87,6 @@ class Collector:
             return json_response({"error": "this collector does not land events (--land false)"}, 409)
         return json_response({"landed": await self.lander.flush(due_only=False)})
 
-    async def metrics_endpoint(self, request: Request) -> Response:
-        content, content_type = self.metrics.exposition(request.headers.get("accept", ""))
-        return Response(content, headers={"content-type": content_type})
-
-    async def ready(self, request: Request) -> Response:
-        return await redis_readiness(self.client)
-
-    async def live(self, request: Request) -> Response:
-        return json_response({"live": True})
-
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         port = self.settings.metrics_port
@@ -131,13 +121,12 @@ class Collector:
         routes = [
             Route("/v1/events/{id}", self.state),
             Route("/v1/flush", self.flush, methods=["POST"]),
-            Route("/v2/health/live", self.live),
-            Route("/v2/health/ready", self.ready),
+            *redis_health_routes(self.client),
         ]
         if self.settings.receive:
             routes.insert(0, Route("/", self.event, methods=["POST"]))
         if not self.settings.metrics_port:
-            routes.append(Route("/metrics", self.metrics_endpoint))
+            routes.append(metrics_route(self.metrics.exposition))
         return Starlette(routes=routes, lifespan=self.lifespan)
 
 

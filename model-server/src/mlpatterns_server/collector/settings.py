@@ -5,17 +5,13 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from mlpatterns_server.settings import ComponentSettings
 
 
-class CollectorSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="MLPATTERNS_",
-        extra="ignore",
-        env_ignore_empty=True,
-        cli_prog_name="mlpatterns-server collector",
-        cli_ignore_unknown_args=False,
-    )
+class CollectorSettings(ComponentSettings):
+    model_config = SettingsConfigDict(cli_prog_name="mlpatterns-server collector")
 
     redis_url: str = Field("redis://localhost:6379/0", description="The Redis holding the stream of events.")
     stream: str = Field("mlpatterns:predictions", description="The stream of events (our servers' redis sink's too).")
@@ -51,5 +47,3 @@ class CollectorSettings(BaseSettings):
         128 * 1024 * 1024, ge=1024, description="Bytes of events received at once; an event beyond it is answered 503."
     )
     body_timeout_seconds: float = Field(60, gt=0, description="Time to receive an event once its headers are in.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["text", "json"] = "text"

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mlpatterns_server.app import json_response, redis_readiness
+from mlpatterns_server.app import json_response, metrics_route, redis_health_routes
 from mlpatterns_server.collector.receiver import as_text
 from mlpatterns_server.compare.pairing import Comparison, Logged, Pairing, Unpaired
 from mlpatterns_server.compare.settings import CompareSettings
@@ -115,18 +115,8 @@ class Comparer:
 
     # -- HTTP
 
-    async def metrics_endpoint(self, request: Request) -> Response:
-        content, content_type = self.tally.exposition(request.headers.get("accept", ""))
-        return Response(content, headers={"content-type": content_type})
-
     async def summary(self, request: Request) -> Response:
         return json_response({**self.tally.summary(), "waiting": len(self.pairing.waiting)})
-
-    async def ready(self, request: Request) -> Response:
-        return await redis_readiness(self.client)
-
-    async def live(self, request: Request) -> Response:
-        return json_response({"live": True})
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -138,10 +128,9 @@ class Comparer:
 
     def app(self) -> Starlette:
         routes = [
-            Route("/metrics", self.metrics_endpoint),
+            metrics_route(self.tally.exposition),
             Route("/v1/summary", self.summary),
-            Route("/v2/health/live", self.live),
-            Route("/v2/health/ready", self.ready),
+            *redis_health_routes(self.client),
         ]
         return Starlette(routes=routes, lifespan=self.lifespan)
 

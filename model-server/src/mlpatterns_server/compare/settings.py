@@ -7,17 +7,13 @@ import socket
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from mlpatterns_server.settings import ComponentSettings
 
 
-class CompareSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="MLPATTERNS_",
-        extra="ignore",
-        env_ignore_empty=True,
-        cli_prog_name="mlpatterns-server compare",
-        cli_ignore_unknown_args=False,
-    )
+class CompareSettings(ComponentSettings):
+    model_config = SettingsConfigDict(cli_prog_name="mlpatterns-server compare")
 
     redis_url: str = Field("redis://localhost:6379/0", description="The Redis holding the prediction-log stream.")
     stream: str = Field("mlpatterns:predictions", description="The prediction-log stream both servers write.")
@@ -51,5 +47,3 @@ class CompareSettings(BaseSettings):
         "exit, instead of comparing.",
     )
     summary_format: Literal["table", "json"] = Field("table", description="How --summary_url prints the summary.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["text", "json"] = "text"

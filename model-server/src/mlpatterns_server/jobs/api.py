@@ -18,7 +18,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from mlpatterns_server import connection
-from mlpatterns_server.app import error_response, hardened_app, json_response, redis_readiness
+from mlpatterns_server.app import error_response, hardened_app, json_response, metrics_route, redis_health_routes
 from mlpatterns_server.dataplane.plane import DataPlane
 from mlpatterns_server.errors import InvalidInput, RouteNotFound, ServerError
 from mlpatterns_server.jobs.metrics import JobMetrics
@@ -110,23 +110,12 @@ class JobsFrontEnd:
             return error_response(RouteNotFound(message))
         return Response(status_document(job_id, status), media_type="application/json")
 
-    async def live(self, request: Request) -> Response:
-        return json_response({"live": True})
-
-    async def ready(self, request: Request) -> Response:
-        return await redis_readiness(self.client)
-
-    async def metrics_endpoint(self, request: Request) -> Response:
-        content, content_type = self.metrics.exposition(request.headers.get("accept", ""))
-        return Response(content, headers={"content-type": content_type})
-
     def routes(self) -> list[Route]:
         return [
             Route("/v1/jobs", self.submit, methods=["POST"]),
             Route("/v1/jobs/{id}", self.status),
-            Route("/v2/health/live", self.live),
-            Route("/v2/health/ready", self.ready),
-            Route("/metrics", self.metrics_endpoint),
+            *redis_health_routes(self.client),
+            metrics_route(self.metrics.exposition),
         ]
 
 
