@@ -28,7 +28,7 @@ def test_patterns_lists_every_pattern_and_which_have_charts() -> None:
     for name, line in rows.items():
         if name:
             assert (f"docs/{name}.md" in line) == (REPOSITORY / "docs" / f"{name}.md").is_file(), line
-    assert "planned" in rows["shadow-ab"]
+    assert "planned" in rows["microservice-vertical"]
 
 
 def test_render_prints_the_manifests_with_values_and_sets(tmp_path: Path) -> None:
