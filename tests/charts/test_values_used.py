@@ -6,6 +6,7 @@ key that validates and does nothing is a lie to the user who sets it."""
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ import jsonschema
 import pytest
 import yaml
 
-from mlpatterns.charts.rendering import ChartError, merge, render, to_yaml
+from mlpatterns.charts.rendering import ChartError, merge, render
 from tests.charts.scenarios import CHARTS, scenario_files, values_of
 
 # Helm's own scopes, not values of the chart.
@@ -144,8 +145,14 @@ def filled(values: dict[str, Any], path: Path_, parent: dict[str, Any]) -> dict[
 
 
 def renders(chart: Path, values: dict[str, Any]) -> str | None:
+    """The chart's objects as comparable text."""
+    return _renders(chart, json.dumps(values, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=512)  # the leaves of one chart render the same scenarios and switches again
+def _renders(chart: Path, values: str) -> str | None:
     try:
-        return to_yaml(render(chart, values))
+        return json.dumps([[m.template, m.document] for m in render(chart, json.loads(values))])
     except ChartError:
         return None  # refused by a template check: no proof either way
 
