@@ -1,6 +1,8 @@
 # mlpatterns: `make setup` once, then `make demo` or `make test`.
 VENV := .venv/bin
 PYTEST_ARGS ?=
+# pytest workers; each test file runs whole on one worker, so a module's fixtures start their processes once.
+TEST_WORKERS ?= 2
 # Where `make images` tags the images and `make push-images` pushes them (the defaults are not published).
 REGISTRY ?= ghcr.io/mlpatterns
 TAG ?= 0.1.0
@@ -20,7 +22,7 @@ typecheck:
 	$(VENV)/mypy
 
 unit:
-	$(VENV)/pytest $(PYTEST_ARGS)
+	$(VENV)/pytest --numprocesses $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 demo:
 	$(VENV)/python scripts/demo.py

@@ -46,9 +46,9 @@ def venv(name: str) -> Path:
     if not (folder / "bin" / "python").exists() or not (folder / ".complete").exists():
         subprocess.run([UV, "venv", "--quiet", "--clear", "--python", sys.executable, str(folder)], check=True)
         packages = [*PEERS[name], f"scikit-learn=={sklearn.__version__}", "joblib"]
-        subprocess.run(
-            [UV, "pip", "install", "--quiet", "--python", str(folder / "bin" / "python"), *packages], check=True
-        )
+        # Bytecode compiled at install, as in our image: a peer must not compile its imports at each start.
+        install = [UV, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(folder / "bin" / "python")]
+        subprocess.run([*install, *packages], check=True)
         (folder / ".complete").touch()
     return folder
 
