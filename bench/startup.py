@@ -35,7 +35,7 @@ def serving_venv() -> Path:
     venv = VENVS / "serving"
     if not (venv / "bin" / "python").exists():
         script = ["sh", "scripts/install-locked.sh", "mlpatterns-server", "model-server", str(venv), sys.executable]
-        subprocess.run(script, cwd=ROOT, check=True, env={**os.environ, "UV": UV, "UV_COMPILE_BYTECODE": "1"})
+        subprocess.run(script, cwd=ROOT, check=True, env={**os.environ, "UV": UV})
     return venv
 
 

@@ -12,6 +12,8 @@ uv="${UV:-uv}"
 requirements="$(mktemp)"
 "$uv" export --quiet --frozen --no-dev --package "$package" --no-emit-workspace --no-hashes -o "$requirements"
 "$uv" venv --quiet --python "$python" "$venv"
-"$uv" pip install --quiet --python "$venv/bin/python" -r "$requirements"
-"$uv" pip install --quiet --python "$venv/bin/python" --no-deps "./$source_dir"
+# Bytecode compiled here, once: a pod with a read-only root filesystem (or any process under
+# PYTHONDONTWRITEBYTECODE) cannot cache it and would compile every module it imports at each start.
+"$uv" pip install --quiet --compile-bytecode --python "$venv/bin/python" -r "$requirements"
+"$uv" pip install --quiet --compile-bytecode --python "$venv/bin/python" --no-deps "./$source_dir"
 rm -f "$requirements"
