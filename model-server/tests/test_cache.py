@@ -172,11 +172,15 @@ def test_redis_down_means_predicting_as_usual_and_caching_resumes_when_it_is_bac
 
     async def outage_then_recovery() -> list[int]:
         statuses = [(await v1(cached, request)).status for _ in range(5)]
+        errors_in_outage = counted(cached, "error")
         started.append(start_redis(tmp_path, port)[0])
-        await asyncio.sleep(0.1)  # past the pause
-        for _ in range(3):
+        # Until two hits: on a loaded machine a lookup right after the restart may still time out
+        # (a few ms bound) and count as an error, which is the fail-open path again, not a failure.
+        deadline = time.monotonic() + 20
+        while counted(cached, "hit") < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # past the pause
             statuses.append((await v1(cached, request)).status)
-            await asyncio.sleep(0.05)
+        assert errors_in_outage >= 1
         return statuses
 
     try:
@@ -184,10 +188,9 @@ def test_redis_down_means_predicting_as_usual_and_caching_resumes_when_it_is_bac
     finally:
         for process in started:
             process.stop()
-    assert statuses == [200] * 8
-    assert counted(cached, "error") >= 1
-    assert counted(cached, "miss") == 1
-    assert counted(cached, "hit") == 2
+    assert set(statuses) == {200}
+    assert counted(cached, "miss") >= 1
+    assert counted(cached, "hit") == 2, "caching resumed with no restart"
 
 
 @pytest.mark.parametrize(
