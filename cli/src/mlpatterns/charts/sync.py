@@ -1,11 +1,13 @@
 """Keep the generated parts of the charts in step with their sources: each pattern chart's
-values.schema.json (from its module in schemas/), the values table of its README (from values.yaml), and the
-packaged library chart in its charts/ folder (so `helm install` works from a fresh clone)."""
+values.schema.json (from its module in schemas/), the values table of its README (from values.yaml), the
+dashboards and alert rules (manifests/monitoring and the charts' copies, from mlpatterns/monitoring), and
+the packaged library chart in its charts/ folder (so `helm install` works from a fresh clone)."""
 
 from __future__ import annotations
 
 import json
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import helm_python as helm
@@ -13,7 +15,10 @@ import yaml
 
 from mlpatterns.charts.install_docs import INSTALLS, with_install
 from mlpatterns.charts.schemas import CHART_SCHEMAS
+from mlpatterns.charts.schemas.core import Schema
 from mlpatterns.charts.values_docs import with_table
+from mlpatterns.monitoring import charts as observability
+from mlpatterns.monitoring.generate import outputs as monitoring_outputs
 from mlpatterns.paths import charts_dir
 
 LIBRARY = "mlpatterns-lib"
@@ -55,6 +60,9 @@ def _packaged_library(chart: Path) -> dict[str, object] | None:
 def sync(check: bool = False) -> list[str]:
     """What is out of date; with check=False it is brought up to date as well."""
     drift: list[str] = []
+    # First: the library chart holds generated dashboards and rules, and is packaged below.
+    for path, content in monitoring_outputs().items():
+        _write_if_changed(path, content, check, drift)
     library = _library_files()
     for chart in pattern_charts():
         if _packaged_library(chart) != library:
@@ -67,7 +75,8 @@ def sync(check: bool = False) -> list[str]:
         if build is None:
             drift.append(f"{chart.name}: no schema module in mlpatterns/charts/schemas/")
         else:
-            _write_if_changed(chart / "values.schema.json", json.dumps(build(), indent=2) + "\n", check, drift)
+            _write_if_changed(chart / "values.schema.json", json.dumps(_schema(chart.name, build), indent=2) + "\n",
+                              check, drift)  # fmt: skip
         readme = chart / "README.md"
         current = readme.read_text() if readme.is_file() else f"# {chart.name}\n"
         wanted = with_table(current, (chart / "values.yaml").read_text())
@@ -79,9 +88,17 @@ def sync(check: bool = False) -> list[str]:
     return drift
 
 
+def _schema(chart: str, build: Callable[[], Schema]) -> Schema:
+    schema = build()
+    if chart in observability.CHARTS:
+        schema["properties"]["monitoring"]["properties"].update(observability.schema(chart))
+    return schema
+
+
 def _write_if_changed(path: Path, content: str, check: bool, drift: list[str]) -> None:
     if path.is_file() and path.read_text() == content:
         return
     drift.append(f"{path.parent.name}/{path.name} is not up to date")
     if not check:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)

@@ -30,6 +30,7 @@ KINDS: list[tuple[str, str]] = [
     ("serving.kserve.io/v1alpha1", "ClusterServingRuntime"),
     ("monitoring.coreos.com/v1", "PodMonitor"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("security.istio.io/v1", "AuthorizationPolicy"),
     ("security.istio.io/v1", "PeerAuthentication"),
     ("keda.sh/v1alpha1", "ScaledObject"),
@@ -121,6 +122,20 @@ def _without_descriptions(schema: Any) -> Any:
     return kept
 
 
+def _python_patterns(schema: Any) -> Any:
+    """Go's regexp takes a flag group anywhere (`^(?i)(abort|warn)?$`, in PrometheusRule); Python's
+    only at the start, where it means the same."""
+    if isinstance(schema, list):
+        return [_python_patterns(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    fixed = {key: _python_patterns(value) for key, value in schema.items()}
+    pattern = fixed.get("pattern")
+    if isinstance(pattern, str) and pattern.startswith("^(?i)"):
+        fixed["pattern"] = "(?i)^" + pattern.removeprefix("^(?i)")
+    return fixed
+
+
 def _canonical(node: Any) -> str:
     return json.dumps(node, sort_keys=True, separators=(",", ":"))
 
@@ -190,7 +205,8 @@ def derive(upstream: Path) -> dict[str, str]:
         path, schema = found[(api_version, kind)]
         origin = _origin(path.name, sources)
         name = schema_file(api_version, kind)
-        files[name] = json.dumps(_shared_definitions(_without_descriptions(schema)), indent=1, sort_keys=True) + "\n"
+        portable = _shared_definitions(_python_patterns(_without_descriptions(schema)))
+        files[name] = json.dumps(portable, indent=1, sort_keys=True) + "\n"
         index.append(
             {
                 "apiVersion": api_version,
