@@ -8,6 +8,9 @@ mlpatterns charts sync [--check]           # regenerate schemas, README tables, 
 mlpatterns crds sync [--from DIR] [--check]  # regenerate the packaged CRD schemas from upstream CRDs
 mlpatterns up shadow-ab --set primary.model.uri=models:/iris@champion ...   # the chart as local processes
 mlpatterns down [--port N]                  # stop what up started
+mlpatterns load shadow-ab --rps 50 --duration 30 --users 100   # open-loop traffic, summary at the end
+mlpatterns watch [--once]                   # a live view of what Prometheus sees
+mlpatterns report [-o report.png]           # the run's panels as a PNG
 """
 
 from __future__ import annotations
@@ -69,6 +72,30 @@ def _parser() -> argparse.ArgumentParser:
     down = commands.add_parser("down", help="stop what `mlpatterns up` started")
     down.add_argument("--port", type=int, default=None, help="only the one on this port")
 
+    load = commands.add_parser("load", help="send open-loop traffic to a running pattern or a URL")
+    load.add_argument("target", help="a pattern running under `mlpatterns up`, or a URL")
+    load.add_argument("--rps", type=_positive, default=20.0, help="requests per second (default 20)")
+    load.add_argument("--duration", type=_positive, default=30.0, help="seconds (default 30)")
+    load.add_argument("--users", type=int, default=0, help="simulated users, each with its own user-id header")
+    load.add_argument("--user-header", default="x-user-id", help="the user-id header (default x-user-id)")
+    load.add_argument("-H", "--header", action="append", default=[], help="an extra header, as name: value")
+    load.add_argument("--model", default=None, help="the model's name (default: the pattern's, else iris)")
+    load.add_argument("--data", type=Path, default=None, help="rows to send: CSV with a header, or JSON lines")
+    load.add_argument("--seed", type=int, default=0, help="the order rows are sent in")
+    load.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    watch = commands.add_parser("watch", help="a live view of traffic, variants, errors, latency, cache, shadow")
+    watch.add_argument("--once", action="store_true", help="print one snapshot and exit")
+    watch.add_argument("--prometheus", default=None, help="Prometheus' URL (default: the one `mlpatterns up` runs)")
+    watch.add_argument("--window", default="1m", help="the window rates are computed over (default 1m)")
+    watch.add_argument("--namespace", default=".*", help="a namespace (regular expression)")
+
+    report = commands.add_parser("report", help="a PNG of a run: traffic share, latency and agreement over time")
+    report.add_argument("-o", "--output", type=Path, default=Path("mlpatterns-report.png"))
+    report.add_argument("--prometheus", default=None, help="Prometheus' URL (default: the one `mlpatterns up` runs)")
+    report.add_argument("--minutes", type=_positive, default=10.0, help="how far back (default 10)")
+    report.add_argument("--namespace", default=".*", help="a namespace (regular expression)")
+
     charts = commands.add_parser("charts", help="maintain the charts' generated files")
     charts_commands = charts.add_subparsers(dest="charts_command", required=True)
     sync_command = charts_commands.add_parser("sync", help="regenerate schemas, README tables, library copies")
@@ -80,6 +107,37 @@ def _parser() -> argparse.ArgumentParser:
     crds_sync.add_argument("--from", dest="source", type=Path, default=None, help="the upstream CRD folder")
     crds_sync.add_argument("--check", action="store_true", help="only report what is out of date")
     return parser
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def _load(args: argparse.Namespace) -> int:
+    from mlpatterns.traffic.command import load
+    from mlpatterns.traffic.load import Plan
+
+    headers = {}
+    for header in args.header:
+        name, colon, value = header.partition(":")
+        if not colon or not name.strip():
+            err.print(f"mlpatterns load: --header {header!r} is not name: value")
+            return 2
+        headers[name.strip()] = value.strip()
+    plan = Plan(args.rps, args.duration, args.users, args.user_header, headers)
+    summary = load(args.target, plan, out, args.model, args.data, args.seed, args.json)
+    return 1 if summary is None or summary["ok"] == 0 else 0
+
+
+def _observe(args: argparse.Namespace) -> int:
+    from mlpatterns.observe import command
+
+    if args.command == "watch":
+        return command.watch(args.prometheus, args.window, args.namespace, args.once, out)
+    return command.report(args.prometheus, args.output, args.minutes, args.namespace, out)
 
 
 def _chart(target: str) -> Path | None:
@@ -191,6 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mlpatterns.local.supervisor import down
 
             return down(args.port, out)
+        if args.command == "load":
+            return _load(args)
+        if args.command in ("watch", "report"):
+            return _observe(args)
         values = user_values(args.values, args.set)
         if args.command == "up":
             return _up(args, values)

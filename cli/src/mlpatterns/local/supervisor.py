@@ -275,6 +275,7 @@ class Supervisor:
         state = {
             "pid": os.getpid(), "chart": self.chart, "port": self.port, "workdir": str(self.workdir),
             "gateway": f"http://127.0.0.1:{self.port}" if self.admin_port else None,
+            "model": self.model, "front": "jobs" if self.jobs_api else "predict",
             "admin": f"http://127.0.0.1:{self.admin_port}" if self.admin_port else None,
             "prometheus": f"http://127.0.0.1:{self.prometheus_port}" if self.prometheus_port else None,
             "processes": [
@@ -310,10 +311,15 @@ class Supervisor:
         for note in [*self.topology.notes, *self._gateway_notes()]:
             self.console.print(f"[dim]note: {note}[/]", markup=True)
 
+    @property
+    def jobs_api(self) -> bool:
+        """The front door is the asynchronous pattern's jobs API, not a prediction endpoint."""
+        return any("async-api" in process.command for process in self.topology.long_running)
+
     def _example(self) -> str:
         """How to call the chart's front door: the jobs API of the asynchronous pattern, else a prediction."""
         row = """-d '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'"""
-        if any("async-api" in process.command for process in self.topology.long_running):
+        if self.jobs_api:
             return f"curl -s -X POST http://127.0.0.1:{self.port}/v1/jobs {row}   # then GET /v1/jobs/<id>"
         return f"curl -s http://127.0.0.1:{self.port}/v1/models/{self.model or '<model>'}:predict {row}"
 
