@@ -30,7 +30,10 @@ def config(targets: list[dict[str, Any]], interval_seconds: float, rule_files: l
         }
         for target in targets
     ]
-    interval = f"{interval_seconds:g}s"
+    # Prometheus durations take whole units: 0.25 s is 250ms.
+    interval = (
+        f"{interval_seconds:g}s" if interval_seconds == int(interval_seconds) else f"{round(interval_seconds * 1000)}ms"
+    )
     document = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "scrape_configs": jobs,

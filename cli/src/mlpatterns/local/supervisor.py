@@ -179,6 +179,24 @@ class Supervisor:
         running = self.spawn("prometheus", prometheus.command(executable, config, folder / "data",
                                                               self.prometheus_port), {})  # fmt: skip
         self._wait_http(running, self.prometheus_port, "/-/ready")
+        self._wait_scraped(len(targets))
+
+    def _wait_scraped(self, count: int) -> None:
+        """Until Prometheus has scraped every target (it takes its first targets seconds after it is
+        ready): traffic sent once `up` says ready is then all counted."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                url = f"http://127.0.0.1:{self.prometheus_port}/api/v1/targets?state=active"
+                with urllib.request.urlopen(url, timeout=2) as answer:
+                    active = json.load(answer)["data"]["activeTargets"]
+                if len(active) >= count and all(target["health"] == "up" for target in active):
+                    return
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.2)
+        self.console.print("[yellow]prometheus has not scraped every process yet[/] (its targets: "
+                           f"http://127.0.0.1:{self.prometheus_port}/targets)")  # fmt: skip
 
     def _wait_ready(self, running: Running) -> None:
         process = running.process

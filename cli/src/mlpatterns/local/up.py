@@ -64,7 +64,7 @@ def up(chart: Path, values: dict[str, Any], port: int, console: Console, baked_m
         supervisor.watch()
         return 0
     except StartFailed as failed:
-        console.print(f"[red]mlpatterns up: {failed}[/]", markup=False)
+        console.print(f"mlpatterns up: {failed}", markup=False, style="red")
         return 1
     finally:
         supervisor.stop()
