@@ -40,6 +40,7 @@ SETOSA = [list(map(float, row)) for row, label in zip(FEATURES, LABELS, strict=T
 OTHERS = [list(map(float, row)) for row, label in zip(FEATURES, LABELS, strict=True) if label != 0]
 RULES = {alert.name: alert.expr(alerts.defaults(alert)) for alert in alerts.ALERTS}
 PANELS = [panel for dashboard in DASHBOARDS for panel in dashboard.panels]
+Labels = tuple[tuple[str, str], ...]  # a series' labels, sorted
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,7 @@ class Measured:
     def instant(self, expr: str) -> list[dict[str, Any]]:
         return query(self.url, expr, self.at)
 
-    def panel(self, panel: Panel, index: int = 0) -> dict[tuple[str, ...], float]:
+    def panel(self, panel: Panel, index: int = 0) -> dict[Labels, float]:
         expr = substitute(panel.queries[index].expr, namespace="mlpatterns", model="iris", window=self.window)
         return {tuple(sorted(s["metric"].items())): float(s["value"][1]) for s in self.instant(expr)}
 
@@ -122,7 +123,7 @@ def wait_for(measure: str, url: str, expected: float, seconds: float = 40) -> No
     raise AssertionError(f"{measure} did not reach {expected}: {found}")
 
 
-def by(result: dict[tuple[str, ...], float], label: str) -> dict[str, float]:
+def by(result: dict[Labels, float], label: str) -> dict[str, float]:
     return {dict(key)[label]: number for key, number in result.items()}
 
 
