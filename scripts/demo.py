@@ -1,8 +1,14 @@
-"""`make demo`: train a classifier, serve it with the mlpatterns model server on this machine, and
-query it the ways a client would: KServe v1, Open Inference Protocol v2, metrics, prediction log.
+"""`make demo`, the README's main command: the story of two models side by side, on this machine.
 
-Until `mlpatterns up <pattern>` lands, this is the local demo: one real server process and a real
-redis-server for the prediction log, all on loopback, stopped at the end."""
+1. Train two versions of the iris classifier with the training pipeline, run locally (kfp.local),
+   tracked and registered in a local MLflow registry: v1 (gradient boosting), then v2 (logistic
+   regression) as the challenger.
+2. Shadow AB test: `mlpatterns up shadow-ab` with v1 answering and v2 as the shadow, traffic from
+   `mlpatterns load`, and the agreement the comparison measured.
+3. Online AB test: `mlpatterns up online-ab`, 90/10 between v1 and v2, and the split users got.
+4. `mlpatterns report`: the panels of both runs as one PNG. Then everything started is stopped.
+
+Every step prints the command that does it by hand. All of it lives in .demo/ (MLPATTERNS_HOME)."""
 
 from __future__ import annotations
 
@@ -15,19 +21,38 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-import httpx
-import joblib
-import redis
 from rich.console import Console
-from rich.table import Table
-from sklearn.datasets import load_iris
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.model_selection import train_test_split
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".demo"
-console = Console()
+HOME = WORK / "home"
+REPORT = WORK / "report.png"
+BIN = Path(sys.executable).parent
+console = Console(highlight=False)
+# The demo's own store: the user's ~/.mlpatterns registry is left alone.
+os.environ["MLPATTERNS_HOME"] = str(HOME)
+
+from mlpatterns.local.supervisor import down  # noqa: E402
+from mlpatterns.observe.figure import draw  # noqa: E402
+from mlpatterns.observe.views import snapshot  # noqa: E402
+from mlpatterns.traffic.command import load  # noqa: E402
+from mlpatterns.traffic.load import Plan  # noqa: E402
+
+RPS, SECONDS, USERS = 25, 12, 50
+
+
+def shown(command: list[str]) -> str:
+    """The command as it can be pasted at the repository's root."""
+    return shlex.join([os.path.relpath(part, ROOT) if part.startswith(str(ROOT)) else part for part in command])
+
+
+def run(command: list[str]) -> None:
+    console.print(f"$ {shown(command)}", style="bold")
+    done = subprocess.run(command, cwd=ROOT, env=os.environ, check=False)
+    if done.returncode != 0:
+        sys.exit(f"demo: `{shown(command)}` failed ({done.returncode})")
 
 
 def free_port() -> int:
@@ -36,109 +61,98 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
+class Pattern:
+    """A chart under `mlpatterns up`, in the background until stop()."""
+
+    def __init__(self, chart: str, *sets: str) -> None:
+        self.chart, self.port = chart, free_port()
+        command = [str(BIN / "mlpatterns"), "up", chart, "--port", str(self.port), "--scrape-interval", "1",
+                   *(part for value in sets for part in ("--set", value))]  # fmt: skip
+        console.print(f"$ {shown(command)}", style="bold")
+        self.log = WORK / f"up-{chart}.log"
+        self.process = subprocess.Popen(command, stdout=self.log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT,
+                                        env={**os.environ, "COLUMNS": "160"})  # fmt: skip
+        deadline = time.monotonic() + 180
+        while "mlpatterns up: ready" not in self.log.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                sys.exit(f"demo: {chart} did not start:\n{self.log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.3)
+        self.state: dict[str, Any] = json.loads((HOME / "up" / f"{self.port}.json").read_text())
+        console.print(f"{chart} is up: gateway {self.state['gateway']}, Prometheus {self.state['prometheus']}")
+
+    def stop(self) -> None:
+        down(self.port, console)
+        self.process.wait(timeout=60)
+
+
+def agreement(pattern: Pattern) -> float | None:
+    """The shadow's agreement as its dashboard panel reads it, once the comparison has seen the traffic."""
+    deadline = time.monotonic() + 30
+    seen = None
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"the server exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    sys.exit(f"the server did not become ready:\n{log.read_text()[-3000:]}")
+        view = snapshot(pattern.state["prometheus"], "2m", "mlpatterns")
+        if view.agreement.get("iris") is not None and view.agreement["iris"] == seen:
+            return seen
+        seen = view.agreement.get("iris")
+        time.sleep(2)
+    return seen
 
 
 def main() -> None:
+    started = time.monotonic()
     shutil.rmtree(WORK, ignore_errors=True)
-    (WORK / "model").mkdir(parents=True)
+    HOME.mkdir(parents=True)
+    pipelines = str(BIN / "mlpatterns-pipelines")
 
-    console.rule("1. train")
-    iris = load_iris()
-    train_x, test_x, train_y, test_y = train_test_split(iris.data, iris.target, test_size=0.2, random_state=0)
-    model = RandomForestClassifier(n_estimators=50, random_state=0).fit(train_x, train_y)
-    joblib.dump(model, WORK / "model" / "model.joblib")
-    console.print(f"random forest on iris: test accuracy {model.score(test_x, test_y):.3f}, saved to .demo/model")
+    console.rule("1/4  train v1 and v2 with the training pipeline (kfp.local), registered in MLflow")
+    run([pipelines, "run-local", "batch-training"])
+    run([pipelines, "run-local", "batch-training", "--param", "algorithm=logistic_regression"])
 
-    console.rule("2. serve")
-    redis_port, port = free_port(), free_port()
-    redis_server = subprocess.Popen(
-        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--dir", str(WORK)],
-        stdout=subprocess.DEVNULL,
-    )
-    log = WORK / "server.log"
-    # Paths relative to the repository, where the command runs: printed, it can be pasted there.
-    command = [
-        os.path.relpath(Path(sys.executable).parent / "mlpatterns-server", ROOT),
-        "--model_name",
-        "iris",
-        "--model_dir",
-        os.path.relpath(WORK / "model", ROOT),
-        "--http_port",
-        str(port),
-        "--host",
-        "127.0.0.1",
-        "--model_version",
-        "v1",
-        "--prediction_log_sink",
-        "redis",
-        "--prediction_log_redis_url",
-        f"redis://127.0.0.1:{redis_port}/0",
-    ]
-    console.print("$ " + shlex.join(command), soft_wrap=True)
-    server = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
+    patterns: list[Pattern] = []
     try:
-        wait_until_ready(f"{url}/v2/health/ready", server, log)
-        console.print(f"ready at {url}")
-        query(url, test_x, test_y, iris.target_names, redis_port)
+        console.rule("2/4  shadow AB test: v1 answers, v2 gets a mirrored copy of every request")
+        shadow = Pattern("shadow-ab", "primary.model.uri=models:/iris/1", "shadow.model.uri=models:/iris/2",
+                         "compare.windowSeconds=3")  # fmt: skip
+        patterns.append(shadow)
+        console.print(f"$ .venv/bin/mlpatterns load shadow-ab --rps {RPS} --duration {SECONDS} --users {USERS}",
+                      style="bold")  # fmt: skip
+        load("shadow-ab", Plan(RPS, SECONDS, USERS), console)
+        agreed = agreement(shadow)
+
+        console.rule("3/4  online AB test: 90% of users on v1, 10% on v2 (the canary)")
+        variants = [f"variants[{i}].{key}={value}" for i, (name, weight, version) in
+                    enumerate((("primary", 90, 1), ("canary", 10, 2)))
+                    for key, value in (("name", name), ("weight", weight), ("model.uri", f"models:/iris/{version}"),
+                                       ("model.format", "sklearn"))]  # fmt: skip
+        online = Pattern("online-ab", *variants)
+        patterns.append(online)
+        console.print(f"$ .venv/bin/mlpatterns load online-ab --rps {RPS} --duration {SECONDS} --users {USERS}",
+                      style="bold")  # fmt: skip
+        split = load("online-ab", Plan(RPS, SECONDS, USERS), console)
+
+        console.rule("4/4  the report: what the dashboards show, as a PNG")
+        console.print(f"$ .venv/bin/mlpatterns report -o {REPORT.relative_to(ROOT)} --minutes 3", style="bold")
+        sources = [(p.chart, p.state["prometheus"]) for p in patterns]
+        drawn = draw(sources, REPORT, 3, "mlpatterns")
+        console.print(f"{REPORT.relative_to(ROOT)}: {', '.join(drawn)}")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        redis_server.terminate()
-        redis_server.wait(timeout=10)
-    console.rule("done")
-    console.print("server log: .demo/server.log  |  tests: make test  |  docs: docs/model-server.md")
+        for pattern in reversed(patterns):
+            pattern.stop()
 
-
-def query(url: str, test_x: object, test_y: object, names: object, redis_port: int) -> None:
-    import numpy as np
-
-    rows = np.asarray(test_x)[:5]
-    truth = np.asarray(test_y)[:5]
-
-    console.rule("3. KServe v1: POST /v1/models/iris:predict")
-    v1 = httpx.post(f"{url}/v1/models/iris:predict", json={"instances": rows.tolist()}).json()
-    table = Table("features", "predicted", "actual")
-    for row, predicted, actual in zip(rows, v1["predictions"], truth, strict=True):
-        table.add_row(str(row.tolist()), str(np.asarray(names)[predicted]), str(np.asarray(names)[actual]))
-    console.print(table)
-
-    console.rule("4. Open Inference Protocol v2: metadata and infer with probabilities")
-    console.print_json(data=httpx.get(f"{url}/v2/models/iris").json())
-    request = {
-        "inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": rows[0].tolist()}],
-        "outputs": [{"name": "predict_proba"}],
-    }
-    console.print_json(data=httpx.post(f"{url}/v2/models/iris/infer", json=request).json(), indent=None)
-
-    console.rule("5. a mistake gets a 400 that says what is wrong")
-    bad = httpx.post(f"{url}/v1/models/iris:predict", json={"instances": [[5.1, 3.5, 1.4]]})
-    console.print(f"{bad.status_code} {bad.json()}", soft_wrap=True)
-
-    console.rule("6. metrics (GET /metrics)")
-    for line in httpx.get(f"{url}/metrics").text.splitlines():
-        if line.startswith(("mlpatterns_requests_total", "mlpatterns_request_duration_seconds_count")):
-            console.print(line, soft_wrap=True)
-
-    console.rule("7. prediction log: the Redis Stream mlpatterns:predictions")
-    client = redis.Redis(port=redis_port)
-    deadline = time.monotonic() + 10
-    while client.xlen("mlpatterns:predictions") < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    console.print(f"{client.xlen('mlpatterns:predictions')} events; the first:")
-    entries = client.xrange("mlpatterns:predictions", count=1)
-    console.print_json(json.dumps(json.loads(entries[0][1][b"event"])), indent=None)  # type: ignore[index]
+    console.rule(f"done in {time.monotonic() - started:.0f} s; everything it started is stopped")
+    if agreed is not None:
+        console.print(f"shadow AB: v2 agreed with v1 on {agreed:.1%} of the mirrored requests")
+    if split:
+        shares = ", ".join(f"{v['role']} (v{v['version']}) {v['share']:.1%}" for v in split["variants"])
+        console.print(
+            f"online AB: {shares} of {split['sent']} requests; p50 {split['p50_ms']} ms, p99 {split['p99_ms']} ms"
+        )
+    console.print(f"report: {REPORT.relative_to(ROOT)}")
+    console.print("next: charts/ (helm install a pattern), docs/observability.md (the dashboards and alerts),")
+    console.print(
+        "      manifests/monitoring/ (the dashboards' JSON for Grafana), docs/local-runtime.md (mlpatterns up)"
+    )
 
 
 if __name__ == "__main__":
