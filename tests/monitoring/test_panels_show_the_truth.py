@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -78,6 +79,13 @@ def load(up: Up, data: Path, rps: int, seconds: int, *extra: str) -> dict[str, A
     assert done.returncode == 0, done.stdout + done.stderr
     summary: dict[str, Any] = json.loads(done.stdout[done.stdout.index("{") :])
     return summary
+
+
+def cli(up: Up, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "mlpatterns", *args], capture_output=True, text=True, timeout=120,
+                          env={**up.env, "COLUMNS": "160"}, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def predict(url: str, row: list[float], headers: dict[str, str] | None = None) -> httpx.Response:
@@ -174,6 +182,15 @@ def test_shadow_agreement_and_missing_partners_are_what_was_planted(models: dict
         ]:
             assert time.monotonic() < deadline, "the loaded rule did not go pending"
             time.sleep(0.5)
+        # The terminal view and the PNG read the same panels from the same Prometheus.
+        watched = cli(up, "watch", "--once", "--window", "2m")
+        agreement = re.search(r"shadow agreement of iris: ([0-9.]+)%", watched)
+        assert agreement is not None, watched
+        assert float(agreement.group(1)) == pytest.approx(60, abs=2)  # with the 3 warm-up rows
+        assert "primary" in watched
+        reported = cli(up, "report", "-o", str(tmp_path / "report.png"), "--minutes", "2")
+        assert "traffic share, latency, shadow agreement" in reported
+        assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"
     finally:
         up.interrupt()
 
