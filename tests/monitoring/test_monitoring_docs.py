@@ -29,3 +29,13 @@ def test_every_alert_has_the_section_its_runbook_names() -> None:
         page, anchor = runbook.split("#")
         assert page == "docs/observability.md"
         assert anchor in ANCHORS, f"{name}: no section #{anchor}"
+
+
+def test_every_metric_the_panels_and_alerts_read_is_a_documented_one() -> None:
+    """A query over a name nobody exports returns nothing, silently: each name is in the docs."""
+    docs = "".join(page.read_text() for page in (REPOSITORY / "docs").glob("*.md"))
+    exprs = [q.expr for d in DASHBOARDS for p in d.panels for q in p.queries]
+    exprs += [rule["expr"] for group in rule_file()["groups"] for rule in group["rules"]]
+    used = {re.sub(r"_(bucket|sum|count)$", "", name) for e in exprs for name in re.findall(r"mlpatterns_\w+", e)}
+    assert used, "no metric names found"
+    assert {name for name in used if f"`{name}" not in docs} == set()

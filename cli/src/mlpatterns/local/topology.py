@@ -36,7 +36,7 @@ IGNORED = {
     "ServiceAccount": "identities",
     "PodMonitor": "Prometheus Operator monitors (Prometheus, when installed, scrapes every process)",
     "ServiceMonitor": "Prometheus Operator monitors (Prometheus, when installed, scrapes every process)",
-    "PrometheusRule": "the release's alert rules (Prometheus here loads the same rules from manifests/monitoring/rules)",
+    "PrometheusRule": "the release's alert rules (Prometheus here loads the kit's, manifests/monitoring/rules)",
     "HorizontalPodAutoscaler": "autoscaling (one process each)",
     "ScaledObject": "KEDA's scaling (one worker runs)",
     "TriggerAuthentication": "KEDA's credentials",
