@@ -110,5 +110,6 @@ def test_the_commands_refuse_what_cannot_work(tmp_path: Path, monkeypatch: pytes
     text = printed.out + printed.err
     assert "online-ab is not running" in text
     assert "--header 'no-colon' is not name: value" in text
+    assert "nothing to watch: start a pattern with `mlpatterns up`" in text
     assert "no Prometheus: start a pattern with `mlpatterns up`" in text
     assert "must be above 0" in text

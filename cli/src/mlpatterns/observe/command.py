@@ -12,6 +12,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from mlpatterns.local.supervisor import states
+from mlpatterns.observe import direct
 from mlpatterns.observe.prometheus_api import PrometheusError, running_prometheus
 from mlpatterns.observe.views import Snapshot, snapshot
 
@@ -26,8 +28,8 @@ def _ms(seconds: float | None) -> str:
     return "-" if seconds is None or math.isnan(seconds) else f"{seconds * 1000:.1f} ms"
 
 
-def render(view: Snapshot, source: str, window: str) -> Group:
-    table = Table(title=f"mlpatterns watch: {source} (rates over {window})")
+def render(view: Snapshot, source: str, over: str) -> Group:
+    table = Table(title=f"mlpatterns watch: {source} (rates over {over})")
     for column in ("model", "version", "role", "req/s", "share", "errors", "p50", "p99"):
         table.add_column(column, justify="right" if column not in ("model", "version", "role") else "left")
     for row in view.rows:
@@ -51,12 +53,31 @@ def _prometheus(url: str | None, console: Console) -> list[tuple[str, str]]:
     return found
 
 
-def _views(found: list[tuple[str, str]], window: str, namespace: str) -> Group:
-    return Group(*(render(snapshot(url, window, namespace), chart or url, window) for chart, url in found))
+def _views(found: list[tuple[str, str | None, list[str]]], window: str, namespace: str) -> Group:
+    views = []
+    for chart, prometheus, metrics in found:
+        if prometheus:
+            views.append(render(snapshot(prometheus, window, namespace), chart or prometheus, f"{window}"))
+        else:
+            direct_view = direct.snapshot(metrics, REFRESH_SECONDS)
+            views.append(render(direct_view, chart, f"{REFRESH_SECONDS:g} s, from the processes' /metrics"))
+    return Group(*views)
+
+
+def _watched(url: str | None, console: Console) -> list[tuple[str, str | None, list[str]]]:
+    """What to read: the Prometheus given; else each pattern `up` runs, through its Prometheus, or
+    straight from its processes' /metrics when it runs none."""
+    if url:
+        return [("", url, [])]
+    found = [(state["chart"], state.get("prometheus"), [p["metrics"] for p in state["processes"] if p.get("metrics")])
+             for state in states()]  # fmt: skip
+    if not found:
+        console.print("[red]nothing to watch: start a pattern with `mlpatterns up`, or give --prometheus[/]")
+    return found
 
 
 def watch(url: str | None, window: str, namespace: str, once: bool, console: Console) -> int:
-    found = _prometheus(url, console)
+    found = _watched(url, console)
     if not found:
         return 2
     try:
