@@ -58,7 +58,11 @@ KEDA = (
 
 
 def prometheus(kind: str) -> str:
-    return f"The Prometheus Operator's CRDs ({kind}), only with `monitoring.enabled=true`"
+    return (
+        f"The Prometheus Operator's CRDs ({kind}), only with `monitoring.enabled=true`; PrometheusRule with "
+        "`monitoring.rules.enabled=true`; Grafana's dashboard sidecar (kube-prometheus-stack) for "
+        "`monitoring.dashboards.enabled=true` ([observability](../../docs/observability.md))"
+    )
 
 
 @dataclass(frozen=True)
