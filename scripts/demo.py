@@ -31,8 +31,10 @@ HOME = WORK / "home"
 REPORT = WORK / "report.png"
 BIN = Path(sys.executable).parent
 console = Console(highlight=False)
-# The demo's own store: the user's ~/.mlpatterns registry is left alone.
+# The demo's own store: the user's ~/.mlpatterns registry, or a tracking server MLFLOW_TRACKING_URI
+# names, is left alone (the pipeline and the servers would otherwise use it).
 os.environ["MLPATTERNS_HOME"] = str(HOME)
+os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 from mlpatterns.local.supervisor import down  # noqa: E402
 from mlpatterns.observe.figure import draw  # noqa: E402

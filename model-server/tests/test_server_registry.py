@@ -4,7 +4,6 @@ registry version on every metric."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,33 +16,31 @@ from mlflow.models import infer_signature
 from sklearn.ensemble import RandomForestClassifier
 
 from tests.support.model_server import Iris, ServerFactory
-from tests.support.services import MlflowServer
+from tests.support.services import MlflowServer, tracking
 
 NAME = "iris-classifier"
 COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 
 @pytest.fixture(scope="module")
-def registry(mlflow_server: MlflowServer, iris: Iris) -> Iterator[tuple[MlflowServer, RandomForestClassifier]]:
+def registry(mlflow_server: MlflowServer, iris: Iris) -> tuple[MlflowServer, RandomForestClassifier]:
     """Version 1 (the logistic regression) is the champion; version 2 is a random forest."""
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(mlflow_server.tracking_uri)
     frame = pd.DataFrame(iris.features, columns=COLUMNS)
     forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(frame, iris.labels)
-    for estimator in (iris.estimator, forest):
-        with mlflow.start_run():
-            mlflow.sklearn.log_model(
-                estimator,
-                name="model",
-                registered_model_name=NAME,
-                signature=infer_signature(frame, iris.labels),
-                input_example=frame.head(2),
-                pip_requirements=["scikit-learn"],  # skip inferring the environment (slow, not under test)
-                skops_trusted_types=["sklearn.tree._tree.Tree"],
-            )
-    MlflowClient().set_registered_model_alias(NAME, "champion", "1")
-    yield mlflow_server, forest
-    mlflow.set_tracking_uri(previous)
+    with tracking(mlflow_server.tracking_uri):
+        for estimator in (iris.estimator, forest):
+            with mlflow.start_run():
+                mlflow.sklearn.log_model(
+                    estimator,
+                    name="model",
+                    registered_model_name=NAME,
+                    signature=infer_signature(frame, iris.labels),
+                    input_example=frame.head(2),
+                    pip_requirements=["scikit-learn"],  # skip inferring the environment (slow, not under test)
+                    skops_trusted_types=["sklearn.tree._tree.Tree"],
+                )
+        MlflowClient().set_registered_model_alias(NAME, "champion", "1")
+    return mlflow_server, forest
 
 
 def test_champion_by_alias_serves_the_trained_model(

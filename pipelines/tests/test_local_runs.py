@@ -20,6 +20,7 @@ from mlpatterns_pipelines.steps.sources import read_source
 from mlpatterns_pipelines.steps.validation import bundled_expectation
 from tests.support.pipelines import executed_tasks, run_command, versions
 from tests.support.processes import ManagedProcess, free_port
+from tests.support.services import tracking
 
 FLOW = "bc-flow"
 # Breast cancer (30 features, harder than iris) so the three runs score apart.
@@ -80,10 +81,8 @@ def test_the_first_run_is_registered_with_metrics_and_signature_and_becomes_cham
     assert {"test_accuracy", "test_f1", "test_precision", "test_recall"} <= run.data.metrics.keys()
     assert run.data.tags["mlpatterns.reason"] == "first model: no champion yet"
     assert run.data.params["algorithm"] == "random_forest"
-    import mlflow
-
-    mlflow.set_tracking_uri(mlflow_server.tracking_uri)
-    info = get_model_info(f"models:/{FLOW}/1")
+    with tracking(mlflow_server.tracking_uri):
+        info = get_model_info(f"models:/{FLOW}/1")
     assert len(info.signature.inputs.input_names()) == 30
     assert info.saved_input_example_info is not None
 

@@ -3,8 +3,11 @@ tracking server with its registry on sqlite. Each listens on a free loopback por
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +91,22 @@ def start_s3(workdir: Path, port: int | None = None) -> S3Server:
 class MlflowServer:
     process: ManagedProcess
     tracking_uri: str
+
+
+@contextlib.contextmanager
+def tracking(uri: str) -> Iterator[None]:
+    """mlflow's process-wide tracking URI for a block, then as it was. mlflow.set_tracking_uri also
+    sets MLFLOW_TRACKING_URI for subprocesses, and get_tracking_uri() answers its default
+    (sqlite:///mlflow.db) when nothing is set: restoring that would send every later subprocess
+    of the worker to a store in its working directory."""
+    import mlflow
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before)  # type: ignore[arg-type]  # None unsets it
 
 
 def start_mlflow(workdir: Path) -> MlflowServer:
