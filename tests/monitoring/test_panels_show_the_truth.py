@@ -40,7 +40,8 @@ pytestmark = pytest.mark.skipif(not Path("/usr/bin/prometheus").exists(), reason
 FEATURES, LABELS = load_iris(return_X_y=True)
 SETOSA = [list(map(float, row)) for row, label in zip(FEATURES, LABELS, strict=True) if label == 0]
 OTHERS = [list(map(float, row)) for row, label in zip(FEATURES, LABELS, strict=True) if label != 0]
-RULES = {alert.name: alert.expr(alerts.defaults(alert)) for alert in alerts.ALERTS}
+ALERT = {alert.name: alert for alert in alerts.ALERTS}
+RULES = {name: alert.expr(alerts.defaults(alert)) for name, alert in ALERT.items()}
 PANELS = [panel for dashboard in DASHBOARDS for panel in dashboard.panels]
 Labels = tuple[tuple[str, str], ...]  # a series' labels, sorted
 
@@ -121,6 +122,17 @@ class Measured:
         """The alerts whose expression holds now (with the default thresholds)."""
         return {name for name, expr in RULES.items() if self.instant(expr)}
 
+    def fires(self, planted: set[str]) -> None:
+        """The planted alerts fire, and no other, unless what the machine did explains it: on a busy
+        machine the tail latency can pass 0.5 s, and cache lookups time out (the cache fails open)."""
+        firing = self.firing()
+        assert planted <= firing, firing
+        explained = set()
+        for name, near in (("MlpatternsLatencyP99High", "0.4"), ("MlpatternsCacheErrors", "0.03")):
+            if self.instant(ALERT[name].expr(alerts.Blanks("", near, "primary"))):
+                explained.add(name)
+        assert firing - planted <= explained, (firing, planted)
+
 
 def wait_for(measure: str, url: str, expected: float, seconds: float = 40) -> None:
     deadline = time.monotonic() + seconds
@@ -173,7 +185,7 @@ def test_shadow_agreement_and_missing_partners_are_what_was_planted(models: dict
         }
         assert pairs == {("1", "0"), ("2", "0")}
         assert set(by(measured.panel(panel("Events missing a partner")), "role")) == {"primary"}
-        assert measured.firing() == {"MlpatternsShadowDisagreementHigh"}
+        measured.fires({"MlpatternsShadowDisagreementHigh"})
         # The same rule, loaded from manifests/monitoring by up's Prometheus, is pending (its `for` is 10m).
         deadline = time.monotonic() + 20
         while not [
@@ -229,9 +241,12 @@ def test_the_split_and_a_failing_slow_canary_are_what_was_planted(models: dict[s
         assert errors["canary"] == pytest.approx(failed / (shares["canary"] * summary["sent"]), abs=0.03)
         p99 = by(measured.panel(panel("Latency p99 by variant")), "role")
         assert p99["canary"] > 0.5 > p99["primary"]
-        assert measured.firing() == {"MlpatternsVariantErrorRatioAbovePrimary", "MlpatternsLatencyP99High"}
-        for alert in ("MlpatternsVariantErrorRatioAbovePrimary", "MlpatternsLatencyP99High"):
-            assert {s["metric"]["role"] for s in measured.instant(RULES[alert])} == {"canary"}, alert
+        measured.fires({"MlpatternsVariantErrorRatioAbovePrimary", "MlpatternsLatencyP99High"})
+        failing = {s["metric"]["role"] for s in measured.instant(RULES["MlpatternsVariantErrorRatioAbovePrimary"])}
+        assert failing == {"canary"}
+        slow = {s["metric"]["role"] for s in measured.instant(RULES["MlpatternsLatencyP99High"])}
+        assert "canary" in slow
+        assert slow <= {"canary"} | {role for role, seconds in p99.items() if seconds > 0.4}
     finally:
         up.interrupt()
 
@@ -251,16 +266,20 @@ def test_the_cache_hit_ratio_and_micro_batches_are_what_was_planted(models: dict
         after = read(server)
 
         measured.every_panel({"requests", "cache", "batching"})
-        # What the server counted: 90 hits, unless a lookup timed out on a busy machine (an error,
-        # predicted as usual) or a row came back before its first answer was stored (a miss).
+        # What the server counted: 90 hits on a quiet machine; on a busy one some lookups time out
+        # (errors, predicted as usual: the cache fails open). The panels must show exactly that.
         counted = {result: after[key] - before.get(key, 0.0) for key in after
                    if key[0] == "mlpatterns_cache_requests_total" for result in [dict(key[1])["result"]]}  # fmt: skip
         assert sum(counted.values()) == 100
-        assert counted["hit"] >= 80, counted
+        assert counted["miss"] <= 20, counted  # each row's first sight, and repeats sent before it was stored
         hit_ratio = by(measured.panel(panel("Cache hit ratio")), "model")
         assert hit_ratio == {"iris": pytest.approx(counted["hit"] / 100, abs=0.02)}
+        lookups = by(measured.panel(panel("Cache lookups by result")), "result")
+        seconds = float(measured.window[:-1])
+        for result, count in counted.items():
+            assert lookups[result] * seconds == pytest.approx(count, abs=3), (result, lookups, counted)
         assert by(measured.panel(panel("Mean micro-batch size")), "model")["iris"] >= 1
-        assert measured.firing() == set()
+        measured.fires(set())
     finally:
         up.interrupt()
 
@@ -275,6 +294,6 @@ def test_the_async_queue_is_what_was_planted(models: dict[str, Path], tmp_path: 
         measured.every_panel({"requests", "async"})
         states = by(measured.panel(panel("Async jobs by state")), "state")
         assert set(states) >= {"submitted", "done"}, states
-        assert measured.firing() == set()
+        measured.fires(set())
     finally:
         up.interrupt()
