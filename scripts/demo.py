@@ -16,7 +16,6 @@ import json
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ console = Console(highlight=False)
 os.environ["MLPATTERNS_HOME"] = str(HOME)
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 
-from mlpatterns.local.supervisor import down  # noqa: E402
+from mlpatterns.local.supervisor import down, free_port  # noqa: E402
 from mlpatterns.observe.figure import draw  # noqa: E402
 from mlpatterns.observe.views import snapshot  # noqa: E402
 from mlpatterns.traffic.command import load  # noqa: E402
@@ -55,12 +54,6 @@ def run(command: list[str]) -> None:
     done = subprocess.run(command, cwd=ROOT, env=os.environ, check=False)
     if done.returncode != 0:
         sys.exit(f"demo: `{shown(command)}` failed ({done.returncode})")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Pattern:

@@ -106,6 +106,8 @@ def test_the_commands_refuse_what_cannot_work(tmp_path: Path, monkeypatch: pytes
     assert main(["report"]) == 2
     with pytest.raises(SystemExit):
         main(["load", "online-ab", "--rps", "0"])
+    with pytest.raises(SystemExit):
+        main(["load", "online-ab", "--users", "-1"])
     printed = capsys.readouterr()
     text = printed.out + printed.err
     assert "online-ab is not running" in text
@@ -113,3 +115,4 @@ def test_the_commands_refuse_what_cannot_work(tmp_path: Path, monkeypatch: pytes
     assert "nothing to watch: start a pattern with `mlpatterns up`" in text
     assert "no Prometheus: start a pattern with `mlpatterns up`" in text
     assert "must be above 0" in text
+    assert "must be 0 (no user header) or more, got -1" in text

@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("target", help="a pattern running under `mlpatterns up`, or a URL")
     load.add_argument("--rps", type=_positive, default=20.0, help="requests per second (default 20)")
     load.add_argument("--duration", type=_positive, default=30.0, help="seconds (default 30)")
-    load.add_argument("--users", type=int, default=0, help="simulated users, each with its own user-id header")
+    load.add_argument("--users", type=_users, default=0, help="simulated users, each with its own user-id header")
     load.add_argument("--user-header", default="x-user-id", help="the user-id header (default x-user-id)")
     load.add_argument("-H", "--header", action="append", default=[], help="an extra header, as name: value")
     load.add_argument("--model", default=None, help="the model's name (default: the pattern's, else iris)")
@@ -113,6 +113,13 @@ def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def _users(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no user header) or more, got {text}")
     return value
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mlpatterns.monitoring.promql import ratio
+
 # Names of the `rules` groups, in the order they are written.
 GROUPS = ("serving", "variants", "shadow", "prediction-log", "async", "cache")
 
@@ -60,8 +62,7 @@ CACHE_ERROR = 'result="error"'
 def _error_ratio(blanks: Blanks, role: str) -> str:
     requests = f"rate(mlpatterns_requests_total{_sel(blanks, role)}[5m])"
     errors = f"rate(mlpatterns_requests_total{_sel(blanks, f'{role}, {SERVER_ERROR}')}[5m])"
-    by = "sum by (namespace, model, role)"
-    return f"(({by} ({errors}) or {by} ({requests}) * 0) / {by} ({requests}))"
+    return f"({ratio(errors, requests, 'namespace, model, role')})"
 
 
 def _variant_errors(b: Blanks) -> str:

@@ -9,29 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mlpatterns.monitoring.promql import quantile, rate, ratio
+
 SERVER = 'namespace=~"$namespace", model=~"$model", version=~"$version"'
 MODEL = 'namespace=~"$namespace", model=~"$model"'
 NAMESPACE = 'namespace=~"$namespace"'
-WINDOW = "$__rate_interval"
 # The variants that take live traffic: every role but the shadow, whose requests are mirrored copies.
 LIVE = 'role!="shadow"'
 SHADOW_ROLE = f'{SERVER}, role="shadow"'
-
-
-def rate(metric: str, selector: str, window: str = WINDOW) -> str:
-    return f"rate({metric}{{{selector}}}[{window}])"
-
-
-def quantile(q: float, metric: str, selector: str, by: str) -> str:
-    return f"histogram_quantile({q}, sum by (le, {by}) ({rate(metric + '_bucket', selector)}))"
-
-
-def ratio(numerator: str, denominator: str, by: str) -> str:
-    """sum(numerator) / sum(denominator) by the same labels; 0, not nothing, when the numerator
-    never happened (a counter of errors that has no series yet)."""
-    top = f"sum by ({by}) ({numerator})"
-    bottom = f"sum by ({by}) ({denominator})"
-    return f"({top} or {bottom} * 0) / {bottom}"
 
 
 @dataclass(frozen=True)

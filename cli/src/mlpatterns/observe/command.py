@@ -106,5 +106,6 @@ def report(url: str | None, output: Path, minutes: float, namespace: str, consol
     except PrometheusError as error:
         console.print(f"[red]mlpatterns report: {error}[/]")
         return 1
-    console.print(f"report: {output} ({', '.join(drawn) or 'no data in the last {minutes:g} minutes'})")
+    panels = ", ".join(drawn) or f"no data in the last {minutes:g} minutes"
+    console.print(f"report: {output} ({panels})")
     return 0
