@@ -34,6 +34,12 @@ LOCAL: dict[str, dict[str, Any]] = {
     "condition-based": {"routes": [{"name": "eu", "match": {"headers": {"x-region": "eu"}},
                                     "model": {"uri": "/models/eu", "format": "sklearn"}}],
                         "default": {"model": {"uri": MODEL, "format": "sklearn"}}},
+    "microservice-vertical": {"models": [{"name": "screen", "model": {"uri": "/models/screen", "format": "sklearn"}},
+                                         {"name": "classify", "model": {"uri": MODEL, "format": "sklearn"}}]},
+    "microservice-horizontal": {"models": [
+        {"name": "a", "model": {"uri": MODEL, "format": "sklearn"}, "weight": 1, "dependency": "Hard"},
+        {"name": "b", "model": {"uri": "/models/b", "format": "sklearn"}, "weight": 1, "dependency": "Soft"}],
+        "aggregator": {"minAnswers": 1}},
 }  # fmt: skip
 _ports = itertools.count(20000)
 

@@ -35,6 +35,7 @@ condition-based.routes: each route's match to its model (or the one it uses), th
 */}}
 {{- define "condition-based.routes" -}}
 {{- range .Values.routes }}
+{{- if not .match.body }}
 {{- $headers := dict }}
 {{- range $name, $value := (default dict .match.headers) }}
 {{- $_ := set $headers $name (kindIs "string" $value | ternary (dict "exact" $value) $value) }}
@@ -52,8 +53,49 @@ condition-based.routes: each route's match to its model (or the one it uses), th
     - variant: {{ .use | default .name }}
       weight: 100
 {{- end }}
+{{- end }}
 - name: default
   to:
+    {{- if include "condition-based.bodyRoutes" . | fromYamlArray }}
+    # The body's conditions are the InferenceGraph's (a Switch), which ends at the default model.
+    - service: {{ include "mlpatterns.graphName" (dict "root" . "graphSuffix" true) }}
+    {{- else }}
     - variant: default
+    {{- end }}
       weight: 100
+{{- end -}}
+
+{{/*
+condition-based.bodyRoutes: the routes on the request body, in order, after the check the schema
+cannot make (a route matches on the body, or on headers and path, not both: the mesh matches those
+before the body is read).
+*/}}
+{{- define "condition-based.bodyRoutes" -}}
+{{- $found := list -}}
+{{- range .Values.routes -}}
+{{- if .match.body -}}
+{{- if or .match.headers .match.uriPrefix -}}
+{{- fail (printf "route %s matches on the body and on headers or a path: the mesh matches headers and paths, the InferenceGraph the body; give each its own route" .name) -}}
+{{- end -}}
+{{- $found = append $found . -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $found -}}
+{{- end -}}
+
+{{/*
+condition-based.switch: the InferenceGraph's nodes for the body routes: root, a Switch whose first
+condition that exists in the request picks its model, and the default model last, on a condition
+that always exists (@this: the whole body), so no request goes unanswered.
+*/}}
+{{- define "condition-based.switch" -}}
+{{- $steps := list -}}
+{{- range include "condition-based.bodyRoutes" . | fromYamlArray -}}
+{{- $steps = concat $steps (include "mlpatterns.graphStep" (dict "root" $ "name" .name "model" (.use | default .name) "step" (dict "condition" .match.body)) | fromYamlArray) -}}
+{{- end -}}
+{{- $steps = concat $steps (include "mlpatterns.graphStep" (dict "root" . "model" "default" "step" (dict "condition" "@this")) | fromYamlArray) -}}
+root:
+  routerType: Switch
+  steps:
+    {{- toYaml $steps | nindent 4 }}
 {{- end -}}

@@ -7,7 +7,8 @@ as a list, first match first:
     match:                                 # optional: no match is the default route
       headers: {x-mlpatterns-variant: {exact: canary}}   # exact, prefix or regex
       uriPrefix: /v1/                      # optional
-    to: [{variant: canary, weight: 100}]   # weights sum to 100
+    to: [{variant: canary, weight: 100}]   # weights sum to 100; {service: <name>} instead of a
+                                           # variant: a Service of the release (an InferenceGraph's)
     mirror: {variant: shadow, percent: 25} # optional, fire and forget
 
 Clients call the release's entry Service, <fullname> (port 80), whose VirtualService or HTTPRoute
@@ -52,7 +53,7 @@ Usage: {{ include "mlpatterns.routing" (dict "root" . "routes" $routes "variants
 {{- range $route := .routes }}
 {{- $total := 0 }}
 {{- range .to }}
-{{- if not (has .variant $.variants) }}
+{{- if and (not .service) (not (has .variant $.variants)) }}
 {{- fail (printf "route %s goes to %q, which is not a variant here (the variants: %s)" $route.name .variant (join ", " $.variants)) }}
 {{- end }}
 {{- $total = add $total .weight }}
@@ -119,7 +120,7 @@ spec:
       route:
         {{- range .to }}
         - destination:
-            host: {{ include "mlpatterns.variantHost" (dict "root" $root "name" .variant) }}
+            host: {{ if .service }}{{ .service }}.{{ $root.Release.Namespace }}.svc.cluster.local{{ else }}{{ include "mlpatterns.variantHost" (dict "root" $root "name" .variant) }}{{ end }}
             port:
               number: 80
           weight: {{ .weight }}
@@ -225,7 +226,7 @@ spec:
       {{- end }}
       backendRefs:
         {{- range .to }}
-        - name: {{ include "mlpatterns.variantService" (dict "root" $root "name" .variant) }}
+        - name: {{ .service | default (include "mlpatterns.variantService" (dict "root" $root "name" .variant)) }}
           port: 80
           weight: {{ .weight }}
         {{- end }}

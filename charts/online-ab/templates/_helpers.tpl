@@ -16,10 +16,12 @@ Usage: {{ $names := include "online-ab.names" . | fromYamlArray }}
 {{- if ne (int $total) 100 -}}
 {{- fail (printf "variants[].weight sum to %d, not 100 (%s)" (int $total) (include "online-ab.weights" .)) -}}
 {{- end -}}
-{{- if eq .Values.trafficRouter "kserve" -}}
+{{- if has .Values.trafficRouter (list "kserve" "inferencegraph") -}}
 {{- if or .Values.override.header .Values.sticky.header -}}
-{{- fail "trafficRouter kserve: KServe's router splits by weight only; set override.header=\"\" and sticky.header=\"\", or use trafficRouter istio for a forced variant or sticky users" -}}
+{{- fail (printf "trafficRouter %s: KServe's router splits by weight only; set override.header=\"\" and sticky.header=\"\", or use trafficRouter istio for a forced variant or sticky users" .Values.trafficRouter) -}}
 {{- end -}}
+{{- end -}}
+{{- if eq .Values.trafficRouter "kserve" -}}
 {{- if and (has .Values.deploymentMode (list "Knative" "Serverless")) (ne (len $names) 2) -}}
 {{- fail (printf "trafficRouter kserve in Knative mode splits between one predictor's previous and latest revision: give exactly 2 variants, not %d" (len $names)) -}}
 {{- end -}}

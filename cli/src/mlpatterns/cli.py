@@ -175,10 +175,8 @@ def _no_chart(target: str) -> int:
     pattern = find(target)
     if pattern is None:
         err.print(f"mlpatterns: no pattern or chart '{target}'; `mlpatterns patterns` lists them")
-    elif pattern.kind == "training" and pattern.docs:
+    else:  # every serving pattern has a chart; pipeline training is a pipeline
         err.print(f"mlpatterns: {target} runs on Kubeflow Pipelines, not from a chart: see {_docs_page(pattern)}")
-    else:
-        err.print(f"mlpatterns: {target} has no chart yet: it is planned (`mlpatterns patterns` shows what has landed)")
     return 2
 
 

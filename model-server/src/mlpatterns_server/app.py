@@ -35,7 +35,7 @@ from mlpatterns_server.protocol import v2
 from mlpatterns_server.protocol.codecs import V1, V2, V1Codec, V2Codec
 from mlpatterns_server.protocol.jsonio import dump_json
 from mlpatterns_server.request_body import BodyBudget, read_body
-from mlpatterns_server.settings import ServerSettings
+from mlpatterns_server.settings import HttpSettings, ServerSettings
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +295,7 @@ class InferencePaths:
 
 
 def hardened_app(
-    settings: ServerSettings,
+    settings: HttpSettings,
     metrics: ServerMetrics,
     routes: list[Route],
     lifespan: Any,

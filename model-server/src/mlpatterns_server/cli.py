@@ -1,8 +1,9 @@
 """`mlpatterns-server` / `python -m mlpatterns_server`: fetch the model, load it once to fail fast
 with a clear message, then run a front-end over it: `serve` (the default: the HTTP server, from
 one or more worker processes), `async-api` and `async-worker` (the asynchronous pattern), `batch`
-(predictions for a table), `collector` (the prediction log landed as Parquet) and `compare` (a
-shadow's predictions against the primary's). Each subcommand
+(predictions for a table), `collector` (the prediction log landed as Parquet), `compare` (a
+shadow's predictions against the primary's) and `aggregate` (an Ensemble's answers combined, no
+model). Each subcommand
 has its own settings class, read from the command line and MLPATTERNS_* variables."""
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pydantic_settings import BaseSettings, CliApp
 from mlpatterns_server import logs
 from mlpatterns_server.errors import ModelLoadError
 from mlpatterns_server.loading.loaded import LoadedModel
-from mlpatterns_server.settings import ServerSettings
+from mlpatterns_server.settings import HttpSettings, ServerSettings
 
 log = logging.getLogger("mlpatterns_server")
 
@@ -147,6 +148,18 @@ def _run_async_worker(settings: Any) -> int:
     return with_model(settings, run)
 
 
+def _aggregate_settings() -> type[BaseSettings]:
+    from mlpatterns_server.aggregate.settings import AggregatorSettings
+
+    return AggregatorSettings
+
+
+def _run_aggregate(settings: Any) -> int:
+    from mlpatterns_server.aggregate.app import run
+
+    return run(settings)
+
+
 COMMANDS = {
     "serve": Command(_serve_settings, lambda settings: with_model(settings, serve)),
     "async-api": Command(_async_api_settings, _run_async_api),
@@ -154,6 +167,7 @@ COMMANDS = {
     "batch": Command(_batch_settings, _run_batch),
     "collector": Command(_collector_settings, _run_collector),
     "compare": Command(_compare_settings, _run_compare),
+    "aggregate": Command(_aggregate_settings, _run_aggregate),
 }
 
 
@@ -232,7 +246,7 @@ def _unwritable_spool(settings: ServerSettings) -> str | None:
     return None
 
 
-def uvicorn_options(settings: ServerSettings) -> dict[str, object]:
+def uvicorn_options(settings: HttpSettings) -> dict[str, object]:
     from mlpatterns_server.connection import GuardedHttpToolsProtocol
 
     return {

@@ -36,7 +36,32 @@ class ComponentSettings(BaseSettings):
         return level.upper() if isinstance(level, str) else level
 
 
-class ServerSettings(ComponentSettings):
+class HttpSettings(ComponentSettings):
+    """What every front-end that listens for requests has: its address and the bounds on what a
+    client may send (connection.py, request_body.py)."""
+
+    http_port: int = Field(8080, ge=0, le=65535)
+    host: str = "0.0.0.0"
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+    max_bodies_in_flight_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1024,
+        description="Bytes of request bodies one worker receives at once; a request beyond it is answered 503.",
+    )
+    body_timeout_seconds: float = Field(60, gt=0, description="Time to receive a request body once its headers are in.")
+    header_timeout_seconds: float = Field(
+        10, gt=0, description="Time from a request's first byte (or a connection's opening) to the end of its headers."
+    )
+    max_header_bytes: int = Field(16 * 1024, ge=1024, description="Largest request line and headers together.")
+    max_pipelined_requests: int = Field(
+        128, ge=1, description="Requests one connection may queue; beyond, it answers those and closes."
+    )
+    timeout_keep_alive: int = Field(65, ge=1, description="Longer than Envoy's idle timeout.")
+    grace_period: int = Field(30, ge=0, description="Seconds SIGTERM waits for in-flight requests.")
+    access_log: bool = False
+
+
+class ServerSettings(HttpSettings):
     model_config = SettingsConfigDict(protected_namespaces=(), cli_prog_name="mlpatterns-server")
 
     # -- the model
@@ -87,8 +112,7 @@ class ServerSettings(ComponentSettings):
         "<home>/mlflow.db that mlpatterns-pipelines run-local writes, unless MLFLOW_TRACKING_URI is set.",
     )
 
-    # -- HTTP
-    http_port: int = Field(8080, ge=0, le=65535)
+    # -- HTTP (the connection limits are HttpSettings')
     metrics_port: int = Field(
         0,
         ge=0,
@@ -96,31 +120,13 @@ class ServerSettings(ComponentSettings):
         description="Serve /metrics on this port instead (not on the prediction port); 0 keeps it on the "
         "prediction port.",
     )
-    host: str = "0.0.0.0"
     workers: int = Field(1, ge=1, description="Worker processes; metrics are aggregated across them.")
-    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
-    max_bodies_in_flight_bytes: int = Field(
-        128 * 1024 * 1024,
-        ge=1024,
-        description="Bytes of request bodies one worker receives at once; a request beyond it is answered 503.",
-    )
-    body_timeout_seconds: float = Field(60, gt=0, description="Time to receive a request body once its headers are in.")
-    header_timeout_seconds: float = Field(
-        10, gt=0, description="Time from a request's first byte (or a connection's opening) to the end of its headers."
-    )
-    max_header_bytes: int = Field(16 * 1024, ge=1024, description="Largest request line and headers together.")
     offload_bytes: int = Field(
         512 * 1024,
         ge=0,
         description="JSON bodies larger than this are decoded in a helper process and predicted in a thread, so "
         "health checks and small requests are answered meanwhile; 0 decodes everything on the event loop.",
     )
-    max_pipelined_requests: int = Field(
-        128, ge=1, description="Requests one connection may queue; beyond, it answers those and closes."
-    )
-    timeout_keep_alive: int = Field(65, ge=1, description="Longer than Envoy's idle timeout.")
-    grace_period: int = Field(30, ge=0, description="Seconds SIGTERM waits for in-flight requests.")
-    access_log: bool = False
 
     loop_model_threads: int = Field(
         1,

@@ -50,6 +50,10 @@ KSERVE_CANARY = (
     "With `trafficRouter: kserve`: in Standard mode KServe with `spec.canary` (its Gateway API ingress routes the "
     "split); in Knative mode Knative Serving"
 )
+KSERVE_GRAPH = (
+    "KServe's InferenceGraph (serving.kserve.io/v1alpha1, with KServe 0.15 or newer), whose router calls each "
+    "model by its InferenceService"
+)
 BUCKET = "A bucket for the events (`collector.output`) and its credentials (`collector.credentialsSecret`)"
 KEDA = (
     "KEDA 2.10 or newer with its CRDs (ScaledObject, TriggerAuthentication), only with `keda.enabled=true` "
@@ -122,6 +126,20 @@ INSTALLS = {
         "model-server", [KSERVE, ISTIO_ROUTING, GATEWAY_API, prometheus("PodMonitor"), MLFLOW],
         ["default.model.uri=s3://models/iris/v3", "default.model.format=sklearn"],
     ),
+    "microservice-vertical": Install(
+        "model-server", [KSERVE_GRAPH, prometheus("PodMonitor"), MLFLOW],
+        # Helm replaces a list as a whole: every field of both models.
+        [f"models[{index}].{key}={value}" for index, (name, uri) in enumerate((("screen", "s3://models/iris/screen"),
+         ("classify", "s3://models/iris/v3"))) for key, value in (("name", name), ("model.uri", uri),
+         ("model.format", "sklearn"))],
+    ),
+    "microservice-horizontal": Install(
+        "model-server", [KSERVE_GRAPH, prometheus("PodMonitor"), MLFLOW],
+        [f"models[{index}].{key}={value}" for index, (name, uri, dependency) in enumerate((
+         ("logistic", "s3://models/iris/v3", "Hard"), ("tree", "s3://models/iris/tree", "Soft"))) for key, value in
+         (("name", name), ("model.uri", uri), ("model.format", "sklearn"), ("weight", 1),
+          ("dependency", dependency))],
+    ),
     "asynchronous": Install(
         "model-server", [KEDA, prometheus("PodMonitor"), MLFLOW, REDIS_QUEUE],
         ["model.uri=s3://models/iris/v3", "credentialsSecret=s3-credentials"], kserve=False,
@@ -139,7 +157,7 @@ INSTALLS = {
         ["mlflow.trackingUri=http://mlflow.mlflow.svc:5000", "mlflow.credentialsSecret=mlflow-credentials"],
         kserve=False, then=["kubectl create job --from=cronjob/iris-batch-training iris-now"],
     ),
-}  # fmt: skip
+}
 
 
 def install_sets(chart: str) -> list[str]:

@@ -25,17 +25,21 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import pygjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import choose_encoder
 
 from mlpatterns.local import front
 from mlpatterns.local.front import Request, Response
+from mlpatterns.local.inference_graph import Graph, Reply, Router, StepUnreachable, predict_urls, read_graph
 from mlpatterns.local.routes import Backend, Route, RouteTable, canary_route, table
+from mlpatterns.local.topology import NAMESPACE, hosts
 from mlpatterns.local.upstream import Answer, Upstream, UpstreamFailed
 
 log = logging.getLogger("mlpatterns.gateway")
@@ -46,13 +50,21 @@ JSON = [(b"content-type", b"application/json")]
 
 
 class Services:
-    """In-cluster hosts (every DNS form of a Service, with its port) to local addresses."""
+    """In-cluster hosts (every DNS form of a Service, with its port) to local addresses, and the
+    hosts of the chart's InferenceGraphs to their routers (graph:<name>)."""
 
     def __init__(self, addresses: dict[str, str]) -> None:
         self.addresses = addresses
-        self.upstreams: dict[str, Upstream] = {}
+        self.upstreams: dict[str, Upstream | GraphRouter] = {}
+        self.graphs: dict[str, Graph] = {}
 
-    def resolve(self, backend: Backend) -> Upstream | None:
+    def add_graph(self, graph: Graph, namespace: str) -> None:
+        self.graphs[graph.name] = graph
+        for host in hosts(graph.name, namespace):
+            self.addresses.setdefault(host, f"graph:{graph.name}")
+            self.addresses.setdefault(f"{host}:80", f"graph:{graph.name}")
+
+    def resolve(self, backend: Backend) -> Upstream | GraphRouter | None:
         keys = [f"{backend.host}:{backend.port}"] if backend.port else []
         keys.append(backend.host)
         address = next((self.addresses[key] for key in keys if key in self.addresses), None)
@@ -60,12 +72,51 @@ class Services:
             return None
         upstream = self.upstreams.get(address)
         if upstream is None:
-            upstream = self.upstreams[address] = Upstream(address)
+            if address.startswith("graph:"):
+                upstream = GraphRouter(self.graphs[address.removeprefix("graph:")], self)
+            else:
+                upstream = Upstream(address)
+            self.upstreams[address] = upstream
         return upstream
 
     def close(self) -> None:
         for upstream in self.upstreams.values():
             upstream.close()
+
+
+class GraphRouter:
+    """An InferenceGraph's router where a Service would be (inference_graph.py): routes reach it
+    by the graph's host, and each of its steps is a call to a local process."""
+
+    def __init__(self, graph: Graph, services: Services) -> None:
+        self.address = f"InferenceGraph/{graph.name}"
+        self.services = services
+        self.router = Router(graph, self._call)
+
+    async def request(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, seconds: float
+    ) -> Answer:
+        reply = await self.router.answer(body, dict(headers), seconds)
+        content = [(b"content-type", b"application/json")] if pygjson.validate(reply.body) else []
+        return Answer(reply.status, content, reply.body)
+
+    async def _call(self, url: str, body: bytes, headers: Mapping[str, str], seconds: float) -> Reply:
+        parts = urlsplit(url)
+        upstream = self.services.resolve(Backend(parts.hostname or "", parts.port))
+        if upstream is None:
+            raise StepUnreachable(503, f"{parts.hostname} is not a Service this chart runs here")
+        sent = [("content-type", "application/json")]
+        if "x-request-id" in headers:
+            sent.append(("x-request-id", headers["x-request-id"]))
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        try:
+            answer = await upstream.request("POST", target or "/", sent, body, seconds)
+        except UpstreamFailed as failed:
+            raise StepUnreachable(504 if failed.reason == "timeout" else 503, str(failed)) from None
+        return Reply(answer.status, answer.body)
+
+    def close(self) -> None:
+        return None
 
 
 class Metrics:
@@ -260,18 +311,37 @@ def build(config: dict[str, Any]) -> Gateway:
     addresses, and the default backend for a chart with no routing objects."""
     documents = config["documents"]
     routes = table(documents)
+    services = Services(config["services"])
+    namespace = config.get("namespace", NAMESPACE)
+    urls = predict_urls(documents, namespace)
     for document in documents:
         if document.get("kind") == "InferenceService" and (canary := canary_route(document)):
             routes.istio.append(canary)
+        if document.get("kind") == "InferenceGraph":
+            graph = read_graph(document, urls)
+            routes.notes += graph.notes
+            services.add_graph(graph, document["metadata"].get("namespace", namespace))
+    if services.graphs:
+        routes.notes += GRAPH_DIFFERENCES
     fallback = None
     if config.get("fallback"):
         fallback = Route("default", "the chart's entry Service", (), (Backend(config["fallback"], None),))
     # The hosts a route names that no Service of the chart answers to: said at start.
     for route in routes.routes:
         for backend in [*route.backends, *(mirror.backend for mirror in route.mirrors)]:
-            if Services(config["services"]).resolve(backend) is None:
+            if services.resolve(backend) is None:
                 routes.notes.append(f"{route.source}: route {route.name} names {backend.host}, no Service here")
-    return Gateway(routes, Services(config["services"]), fallback)
+    return Gateway(routes, services, fallback)
+
+
+# What the local InferenceGraph router does otherwise than KServe's (inference_graph.py).
+GRAPH_DIFFERENCES = [
+    "InferenceGraph: a step that is down or too slow is answered 503/504 as a sidecar would, so Soft steps stay "
+    "Soft (KServe's router outside a mesh answers 500 for the whole request)",
+    "InferenceGraph: a failed Hard step's answer names the step, with its own answer as the cause (KServe passes "
+    "the step's body on as it is)",
+    "InferenceGraph: steps get x-request-id and content-type only (KServe: the headers its router config lists)",
+]
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

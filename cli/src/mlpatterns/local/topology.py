@@ -17,7 +17,7 @@ it, said where it is not (notes), and refused where it cannot run (problems).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,8 +49,9 @@ IGNORED = {
     "HTTPRoute": None,
     "EnvoyFilter": None,
     "Service": None,
+    "InferenceGraph": None,  # the gateway runs its router
 }
-ROUTING = {"VirtualService", "DestinationRule", "HTTPRoute", "EnvoyFilter", "InferenceService"}
+ROUTING = {"VirtualService", "DestinationRule", "HTTPRoute", "EnvoyFilter", "InferenceService", "InferenceGraph"}
 
 
 @dataclass
@@ -227,7 +228,12 @@ def _predictor(
     if model is None:  # a container of its own (model-in-image)
         container = predictor["containers"][0]
         process = _container_process(process_name, "predictor", container, labels, options, topology)
-        if process is not None and not any(arg.startswith(("--model_dir", "--model_uri")) for arg in process.command):
+        aggregator = process is not None and process.command[3:4] == ["aggregate"]  # no model: it combines answers
+        if (
+            process is not None
+            and not aggregator
+            and not any(arg.startswith(("--model_dir", "--model_uri")) for arg in process.command)
+        ):
             if options.baked_model is None:
                 topology.problems.append(
                     f"InferenceService/{isvc}: the model is baked into the image {container.get('image')}, which "
@@ -427,7 +433,7 @@ def _expose(name: str, selector: Mapping[str, str], ports: Mapping[int, int | st
         if local is None:
             continue
         address = f"127.0.0.1:{local}"
-        for host in _hosts(name, options.namespace):
+        for host in hosts(name, options.namespace):
             topology.services.setdefault(f"{host}:{port}", address)
             # The host alone: port 80 where the Service has it (a URL's default), else its first port.
             if port == 80:
@@ -436,7 +442,7 @@ def _expose(name: str, selector: Mapping[str, str], ports: Mapping[int, int | st
                 topology.services.setdefault(host, address)
 
 
-def _hosts(name: str, namespace: str) -> list[str]:
+def hosts(name: str, namespace: str) -> list[str]:
     return [f"{name}.{namespace}.svc.cluster.local", f"{name}.{namespace}.svc", f"{name}.{namespace}", name]
 
 
@@ -499,13 +505,14 @@ def _local_value(value: str, topology: Topology, folder: Path) -> str:
                   lambda match: f"{folder}{match[1]}", value)  # fmt: skip
 
 
-def _fallback(documents: Iterable[Mapping[str, Any]], options: Options, topology: Topology) -> str | None:
-    """The chart's front door when it has no routes: its (first) InferenceService, or else its first
-    Service in front of a model server."""
-    for document in documents:
-        if document.get("kind") == "InferenceService":
-            name = document["metadata"]["name"]
-            return f"{name}.{options.namespace}.svc.cluster.local"
+def _fallback(documents: list[dict[str, Any]], options: Options, topology: Topology) -> str | None:
+    """The chart's front door when it has no routes: its InferenceGraph, or else its (first)
+    InferenceService, or else its first Service in front of a model server."""
+    for kind in ("InferenceGraph", "InferenceService"):
+        for document in documents:
+            if document.get("kind") == kind:
+                name = document["metadata"]["name"]
+                return f"{name}.{options.namespace}.svc.cluster.local"
     for document in documents:
         if document.get("kind") == "Service" and not _is_test_hook(document):
             host = f"{document['metadata']['name']}.{options.namespace}.svc.cluster.local"

@@ -32,6 +32,9 @@ CHARTS: dict[str, Observed] = {
     "shadow-ab": Observed(("overview", "shadow"), ("serving", "shadow", "prediction-log")),
     "online-ab": Observed(("overview", "online-ab"), ("serving", "variants"), "(index .Values.variants 0).name"),
     "condition-based": Observed(("overview", "online-ab"), ("serving",)),
+    # Each step is a role of its own: the online-ab dashboard shows them side by side.
+    "microservice-vertical": Observed(("overview", "online-ab"), ("serving",)),
+    "microservice-horizontal": Observed(("overview", "online-ab"), ("serving",)),
 }
 # batch and batch-training run Jobs: nothing long-running for Prometheus to scrape.
 

@@ -28,6 +28,7 @@ KINDS: list[tuple[str, str]] = [
     ("serving.kserve.io/v1beta1", "InferenceService"),
     ("serving.kserve.io/v1alpha1", "ServingRuntime"),
     ("serving.kserve.io/v1alpha1", "ClusterServingRuntime"),
+    ("serving.kserve.io/v1alpha1", "InferenceGraph"),
     ("monitoring.coreos.com/v1", "PodMonitor"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),

@@ -11,6 +11,8 @@ from mlpatterns.charts.schemas import (
     batch,
     batch_training,
     condition_based,
+    microservice_horizontal,
+    microservice_vertical,
     model_in_image,
     model_load,
     online_ab,
@@ -37,4 +39,6 @@ CHART_SCHEMAS: dict[str, Callable[[], Schema]] = {
     "shadow-ab": shadow_ab.schema,
     "online-ab": online_ab.schema,
     "condition-based": condition_based.schema,
+    "microservice-vertical": microservice_vertical.schema,
+    "microservice-horizontal": microservice_horizontal.schema,
 }

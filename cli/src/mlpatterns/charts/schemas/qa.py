@@ -105,8 +105,9 @@ def analysis(bound: str) -> Schema:
     )
 
 
-def qa_chart(properties: dict[str, Schema], required: list[str]) -> Schema:
-    """A chart of several InferenceServices behind one entry Service and its routes."""
+def qa_chart(properties: dict[str, Schema], required: list[str], routed: bool = True) -> Schema:
+    """A chart of several InferenceServices behind one entry Service and its routes (routed), or
+    behind an InferenceGraph (graph.py)."""
     serving = common()
     server_schema = server()
     server_schema["required"] = ["workers"]
@@ -133,5 +134,15 @@ def qa_chart(properties: dict[str, Schema], required: list[str]) -> Schema:
             "redis": redis(),
             **properties,
         },
-        ["image", "model", "deploymentMode", "predictor", "server", "resources", "test", "trafficRouter", *required],
+        [
+            "image",
+            "model",
+            "deploymentMode",
+            "predictor",
+            "server",
+            "resources",
+            "test",
+            *(["trafficRouter"] if routed else []),
+            *required,
+        ],
     ) | {"allOf": [standard_needs_a_replica()]}
