@@ -34,6 +34,7 @@ bench:
 	$(VENV)/python -m bench.async_jobs
 	$(VENV)/python -m bench.batch
 	$(VENV)/python -m bench.gateway
+	$(VENV)/python -m bench.graphs
 
 # Ten minutes of steady load, invalid requests and a sink outage: memory, files, 5xx (bench/README.md).
 soak:
