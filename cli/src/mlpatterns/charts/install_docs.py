@@ -50,10 +50,15 @@ KSERVE_CANARY = (
     "With `trafficRouter: kserve`: in Standard mode KServe with `spec.canary` (its Gateway API ingress routes the "
     "split); in Knative mode Knative Serving"
 )
-KSERVE_GRAPH = (
-    "KServe's InferenceGraph (serving.kserve.io/v1alpha1, with KServe 0.15 or newer), whose router calls each "
-    "model by its InferenceService"
-)
+
+
+def inference_graph(when: str = "") -> str:
+    return (
+        "KServe's InferenceGraph (serving.kserve.io/v1alpha1, with KServe 0.15 or newer), whose router calls each "
+        f"model by its InferenceService{when}"
+    )
+
+
 BUCKET = "A bucket for the events (`collector.output`) and its credentials (`collector.credentialsSecret`)"
 KEDA = (
     "KEDA 2.10 or newer with its CRDs (ScaledObject, TriggerAuthentication), only with `keda.enabled=true` "
@@ -82,80 +87,146 @@ class Install:
 
 INSTALLS = {
     "web-single": Install(
-        "model-server", [prometheus("ServiceMonitor"), MLFLOW, ISTIO],
-        ["model.uri=s3://models/iris/v3", "credentialsSecret=s3-credentials"], kserve=False,
+        "model-server",
+        [prometheus("ServiceMonitor"), MLFLOW, ISTIO],
+        ["model.uri=s3://models/iris/v3", "credentialsSecret=s3-credentials"],
+        kserve=False,
     ),
     "synchronous": Install(
-        "model-server", [KSERVE, prometheus("PodMonitor"), MLFLOW, ISTIO],
+        "model-server",
+        [KSERVE, prometheus("PodMonitor"), MLFLOW, ISTIO],
         ["model.format=mlflow", "model.uri=models:/iris@champion", "model.trackingUri=http://mlflow.mlflow.svc:5000"],
     ),
     "model-load": Install(
-        "model-server", [KSERVE, prometheus("PodMonitor"), MLFLOW, ISTIO],
-        ["model.uri=s3://models/iris/v3", "storage.s3Endpoint=minio.minio.svc:9000", "storage.s3UseHttps=false",
-         "storage.credentialsSecret=minio"],
+        "model-server",
+        [KSERVE, prometheus("PodMonitor"), MLFLOW, ISTIO],
+        [
+            "model.uri=s3://models/iris/v3",
+            "storage.s3Endpoint=minio.minio.svc:9000",
+            "storage.s3UseHttps=false",
+            "storage.credentialsSecret=minio",
+        ],
     ),
     "model-in-image": Install(
-        "iris-server", [KSERVE, prometheus("PodMonitor"), ISTIO], [],
+        "iris-server",
+        [KSERVE, prometheus("PodMonitor"), ISTIO],
+        [],
         build="MODEL_PATH=models/iris MODEL_IMAGE=iris-server",
     ),
     "preprocess-prediction": Install(
-        "model-server", [KSERVE, prometheus("PodMonitor"), MLFLOW, ISTIO],
+        "model-server",
+        [KSERVE, prometheus("PodMonitor"), MLFLOW, ISTIO],
         ["transformer.uri=s3://models/iris/preprocessor", "model.uri=s3://models/iris/classifier"],
     ),
     "prediction-cache": Install(
-        "model-server", [KSERVE, prometheus("PodMonitor"), MLFLOW, ISTIO, REDIS],
+        "model-server",
+        [KSERVE, prometheus("PodMonitor"), MLFLOW, ISTIO, REDIS],
         ["model.uri=s3://models/iris/v3"],
     ),
     "prediction-log": Install(
-        "model-server", [KSERVE, prometheus("PodMonitor"), MLFLOW, ISTIO, REDIS_QUEUE, BUCKET],
-        ["model.uri=s3://models/iris/v3", "collector.output=s3://prediction-log/iris/",
-         "collector.credentialsSecret=events-bucket"],
+        "model-server",
+        [KSERVE, prometheus("PodMonitor"), MLFLOW, ISTIO, REDIS_QUEUE, BUCKET],
+        [
+            "model.uri=s3://models/iris/v3",
+            "collector.output=s3://prediction-log/iris/",
+            "collector.credentialsSecret=events-bucket",
+        ],
     ),
     "shadow-ab": Install(
-        "model-server", [KSERVE, ISTIO_ROUTING, GATEWAY_API, prometheus("PodMonitor"), MLFLOW, REDIS],
+        "model-server",
+        [KSERVE, ISTIO_ROUTING, GATEWAY_API, prometheus("PodMonitor"), MLFLOW, REDIS],
         ["primary.model.uri=s3://models/iris/v3", "shadow.model.uri=s3://models/iris/v4", "shadow.model.version=v4"],
     ),
     "online-ab": Install(
-        "model-server", [KSERVE, ISTIO_ROUTING, GATEWAY_API, KSERVE_CANARY, prometheus("PodMonitor"), MLFLOW],
+        "model-server",
+        [
+            KSERVE,
+            ISTIO_ROUTING,
+            GATEWAY_API,
+            KSERVE_CANARY,
+            inference_graph(", only with `trafficRouter: inferencegraph`"),
+            prometheus("PodMonitor"),
+            MLFLOW,
+        ],
         # Helm replaces a list as a whole: every field of both variants.
-        [f"variants[{index}].{key}={value}" for index, (name, weight, uri) in enumerate(
-            [("primary", 90, "s3://models/iris/v3"), ("canary", 10, "s3://models/iris/v4")])
-         for key, value in (("name", name), ("weight", weight), ("model.uri", uri), ("model.format", "sklearn"))],
+        [
+            f"variants[{index}].{key}={value}"
+            for index, (name, weight, uri) in enumerate(
+                [("primary", 90, "s3://models/iris/v3"), ("canary", 10, "s3://models/iris/v4")]
+            )
+            for key, value in (("name", name), ("weight", weight), ("model.uri", uri), ("model.format", "sklearn"))
+        ],
     ),
     "condition-based": Install(
-        "model-server", [KSERVE, ISTIO_ROUTING, GATEWAY_API, prometheus("PodMonitor"), MLFLOW],
+        "model-server",
+        [
+            KSERVE,
+            ISTIO_ROUTING,
+            GATEWAY_API,
+            inference_graph(", only for routes on the body (`match.body`)"),
+            prometheus("PodMonitor"),
+            MLFLOW,
+        ],
         ["default.model.uri=s3://models/iris/v3", "default.model.format=sklearn"],
     ),
     "microservice-vertical": Install(
-        "model-server", [KSERVE_GRAPH, prometheus("PodMonitor"), MLFLOW],
+        "model-server",
+        [KSERVE, inference_graph(), ISTIO, prometheus("PodMonitor"), MLFLOW],
         # Helm replaces a list as a whole: every field of both models.
-        [f"models[{index}].{key}={value}" for index, (name, uri) in enumerate((("screen", "s3://models/iris/screen"),
-         ("classify", "s3://models/iris/v3"))) for key, value in (("name", name), ("model.uri", uri),
-         ("model.format", "sklearn"))],
+        [
+            f"models[{index}].{key}={value}"
+            for index, (name, uri) in enumerate(
+                (("screen", "s3://models/iris/screen"), ("classify", "s3://models/iris/v3"))
+            )
+            for key, value in (("name", name), ("model.uri", uri), ("model.format", "sklearn"))
+        ],
     ),
     "microservice-horizontal": Install(
-        "model-server", [KSERVE_GRAPH, prometheus("PodMonitor"), MLFLOW],
-        [f"models[{index}].{key}={value}" for index, (name, uri, dependency) in enumerate((
-         ("logistic", "s3://models/iris/v3", "Hard"), ("tree", "s3://models/iris/tree", "Soft"))) for key, value in
-         (("name", name), ("model.uri", uri), ("model.format", "sklearn"), ("weight", 1),
-          ("dependency", dependency))],
+        "model-server",
+        [KSERVE, inference_graph(), ISTIO, prometheus("PodMonitor"), MLFLOW],
+        [
+            f"models[{index}].{key}={value}"
+            for index, (name, uri, dependency) in enumerate(
+                (("logistic", "s3://models/iris/v3", "Hard"), ("tree", "s3://models/iris/tree", "Soft"))
+            )
+            for key, value in (
+                ("name", name),
+                ("model.uri", uri),
+                ("model.format", "sklearn"),
+                ("weight", 1),
+                ("dependency", dependency),
+            )
+        ],
     ),
     "asynchronous": Install(
-        "model-server", [KEDA, prometheus("PodMonitor"), MLFLOW, REDIS_QUEUE],
-        ["model.uri=s3://models/iris/v3", "credentialsSecret=s3-credentials"], kserve=False,
+        "model-server",
+        [KEDA, prometheus("PodMonitor"), MLFLOW, REDIS_QUEUE],
+        ["model.uri=s3://models/iris/v3", "credentialsSecret=s3-credentials"],
+        kserve=False,
     ),
     "batch": Install(
-        "model-server", [MLFLOW, "Kubernetes 1.27 or newer for `shards.count` above 1 (Indexed Jobs and the "
-                         "`batch.kubernetes.io/job-name` label the run id is read from)"],
-        ["model.uri=models:/iris@champion", "model.trackingUri=http://mlflow.mlflow.svc:5000",
-         "input.uri=s3://data/flowers/", "output.uri=s3://data/predictions/", "credentialsSecret=s3-credentials"],
-        kserve=False, then=["helm test iris", "kubectl create job --from=cronjob/iris-batch iris-now"],
+        "model-server",
+        [
+            MLFLOW,
+            "Kubernetes 1.27 or newer for `shards.count` above 1 (Indexed Jobs and the "
+            "`batch.kubernetes.io/job-name` label the run id is read from)",
+        ],
+        [
+            "model.uri=models:/iris@champion",
+            "model.trackingUri=http://mlflow.mlflow.svc:5000",
+            "input.uri=s3://data/flowers/",
+            "output.uri=s3://data/predictions/",
+            "credentialsSecret=s3-credentials",
+        ],
+        kserve=False,
+        then=["helm test iris", "kubectl create job --from=cronjob/iris-batch iris-now"],
     ),
     "batch-training": Install(
         "training-python",
         ["An MLflow tracking server with its model registry, reachable from the pods (`mlflow.trackingUri`)"],
         ["mlflow.trackingUri=http://mlflow.mlflow.svc:5000", "mlflow.credentialsSecret=mlflow-credentials"],
-        kserve=False, then=["kubectl create job --from=cronjob/iris-batch-training iris-now"],
+        kserve=False,
+        then=["kubectl create job --from=cronjob/iris-batch-training iris-now"],
     ),
 }
 
