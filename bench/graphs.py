@@ -54,8 +54,9 @@ def gateway(workdir: Path, ports: dict[str, int], documents: list[dict[str, Any]
     config = workdir / f"gateway-{port}.json"
     config.write_text(json.dumps({"documents": documents, "services": services, "port": port, "admin_port": admin,
                                   "fallback": fallback, "namespace": NAMESPACE}))  # fmt: skip
-    process = subprocess.Popen([PYTHON, "-m", "mlpatterns.local.gateway", str(config)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    command = [PYTHON, "-m", "mlpatterns.local.gateway", str(config)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)  # fmt: skip
     wait_ready(admin, process, "/ready")
     return process, port
 
@@ -69,7 +70,8 @@ def main() -> None:
     features, labels = load_breast_cancer(return_X_y=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for name, estimator in (("slow", SlowClassifier(STEP_MS)), ("fast", make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)))):
+        fast_model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+        for name, estimator in (("slow", SlowClassifier(STEP_MS)), ("fast", fast_model)):
             (work / name).mkdir()
             joblib.dump(estimator.fit(features, labels), work / name / "model.joblib")
         script = work / "body.lua"

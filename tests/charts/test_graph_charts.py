@@ -58,8 +58,14 @@ def test_horizontal_is_an_ensemble_then_the_aggregator_sent_its_answer() -> None
         ("logistic", "Hard"), ("tree", "Soft"), ("forest", "Soft")]  # fmt: skip
     aggregator = next(i for i in objects(manifests, "InferenceService") if i["metadata"]["name"].endswith("aggregator"))
     container = aggregator["spec"]["predictor"]["containers"][0]
-    assert container["args"][:6] == ["aggregate", "--model_name=iris", "--role=aggregator", "--method=vote",
-                                     "--steps=logistic,tree,forest", '--weights={"forest":1,"logistic":2,"tree":1}']
+    assert container["args"][:6] == [
+        "aggregate",
+        "--model_name=iris",
+        "--role=aggregator",
+        "--method=vote",
+        "--steps=logistic,tree,forest",
+        '--weights={"forest":1,"logistic":2,"tree":1}',
+    ]
     assert "--min_answers=2" in container["args"]
 
 
@@ -97,7 +103,8 @@ def test_online_ab_inferencegraph_is_a_splitter_by_the_variants_weights() -> Non
         {"name": "primary", "serviceName": "demo-online-ab-primary", "weight": 90},
         {"name": "canary", "serviceName": "demo-online-ab-canary", "weight": 10},
     ]}}  # fmt: skip
-    assert objects(manifests, "VirtualService") == [] and objects(manifests, "Service") == []
+    assert objects(manifests, "VirtualService") == []
+    assert objects(manifests, "Service") == []
 
 
 REFUSED: list[tuple[str, dict[str, Any], str]] = [
@@ -105,7 +112,8 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     ("microservice-vertical", {"sequence": [{"model": "screen"}]}, "at 'sequence'"),
     ("microservice-vertical", {"sequence": [{"model": "screen"}, {"model": "rank"}]},
      'sequence[1] names the model "rank", which is not in models (those are: screen, classify)'),
-    ("microservice-vertical", {"sequence": [{"model": "screen", "condition": "predictions.#(>0)"}, {"model": "classify"}]},
+    ("microservice-vertical",
+     {"sequence": [{"model": "screen", "condition": "predictions.#(>0)"}, {"model": "classify"}]},
      "sequence[0] is the first step: there is no answer before it"),
     ("microservice-vertical", {"sequence": [{"model": "screen", "data": "$response"}, {"model": "classify"}]},
      "sequence[0] is the first step"),
@@ -117,19 +125,24 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     ("microservice-horizontal", {"models": [{"name": "aggregator", "model": MODEL, "weight": 1, "dependency": "Hard"},
                                             {"name": "b", "model": MODEL, "weight": 1, "dependency": "Soft"}]},
      "models: aggregator is the aggregator's own name"),
-    ("microservice-horizontal", {"aggregator": {"minAnswers": 4}}, "aggregator.minAnswers is 4, but there are 3 models"),
+    ("microservice-horizontal", {"aggregator": {"minAnswers": 4}},
+     "aggregator.minAnswers is 4, but there are 3 models"),
     ("microservice-horizontal", {"aggregator": {"method": "median"}}, "at 'aggregator.method'"),
     ("microservice-horizontal", {"models": [{"name": "a", "model": MODEL, "weight": 1, "dependency": "Maybe"},
                                             {"name": "b", "model": MODEL, "weight": 1, "dependency": "Soft"}]},
      "at 'models[0].dependency'"),
     ("condition-based", {"default": None}, "missing property 'default'"),
-    ("condition-based", {"routes": [{"name": "x", "match": {"body": "instances.#(0>6)", "headers": {"x-a": "b"}},
-                                     "model": MODEL}]}, "route x matches on the body and on headers or a path"),
-    ("condition-based", {"routes": [{"name": "x", "match": {"body": ""}, "model": MODEL}]}, "at 'routes[0].match.body'"),
-    ("online-ab", {"trafficRouter": "inferencegraph", "override": {"header": ""},
-                   "variants": [{"name": "a", "weight": 70, "model": MODEL}, {"name": "b", "weight": 20, "model": MODEL}]},
+    ("condition-based",
+     {"routes": [{"name": "x", "match": {"body": "instances.#(0>6)", "headers": {"x-a": "b"}}, "model": MODEL}]},
+     "route x matches on the body and on headers or a path"),
+    ("condition-based", {"routes": [{"name": "x", "match": {"body": ""}, "model": MODEL}]},
+     "at 'routes[0].match.body'"),
+    ("online-ab",
+     {"trafficRouter": "inferencegraph", "override": {"header": ""},
+      "variants": [{"name": "a", "weight": 70, "model": MODEL}, {"name": "b", "weight": 20, "model": MODEL}]},
      "variants[].weight sum to 90, not 100 (a 70, b 20)"),
-    ("online-ab", {"trafficRouter": "inferencegraph"}, "trafficRouter inferencegraph: KServe's router splits by weight"),
+    ("online-ab", {"trafficRouter": "inferencegraph"},
+     "trafficRouter inferencegraph: KServe's router splits by weight"),
 ]  # fmt: skip
 
 

@@ -120,12 +120,15 @@ Usage: {{ include "mlpatterns.graphModelServing" . }}
 mlpatterns.aggregator: the InferenceService of an Ensemble's aggregator step (<fullname>-<.name>):
 the model server image in its aggregate mode, no model, combining the steps' answers by
 .Values.aggregator.method; .steps lists the Ensemble's steps in order, .weights their weights.
+With it: its mesh policies, NetworkPolicy, PodDisruptionBudget and PodMonitor, as a model's.
 Usage: {{ include "mlpatterns.aggregator" (dict "root" . "name" "aggregator" "steps" $names "weights" $weights) }}
 */}}
 {{- define "mlpatterns.aggregator" -}}
 {{- $root := .root -}}
 {{- $values := include "mlpatterns.variantValues" (dict "root" $root "name" .name "role" .name "model" dict) | fromYaml -}}
 {{- $_ := set $values "predictor" (merge (dict) $root.Values.aggregator.replicas (dict "scaleMetric" "cpu" "scaleTarget" 70)) -}}
+{{- /* It serves /metrics on its one port: no --metrics_port of its own. */ -}}
+{{- $_ = set $values "monitoring" (merge (dict "port" 0) (omit $root.Values.monitoring "port")) -}}
 {{- $ctx := dict "Values" $values "Release" $root.Release "Chart" $root.Chart "Capabilities" $root.Capabilities "Template" $root.Template -}}
 {{- $agg := $root.Values.aggregator -}}
 apiVersion: serving.kserve.io/v1beta1
@@ -174,4 +177,6 @@ spec:
 {{ include "mlpatterns.networkPolicy" (dict "root" $ctx "selector" $selector "port" 8080) }}
 ---
 {{ include "mlpatterns.pdb" (dict "root" $ctx "replicas" $values.predictor.minReplicas "selector" (include "mlpatterns.inferenceServiceSelector" (dict "root" $ctx "component" "predictor"))) }}
+---
+{{ include "mlpatterns.podMonitor" (dict "root" $ctx "isvc" (include "mlpatterns.fullname" $ctx) "port" "http1") }}
 {{- end -}}
