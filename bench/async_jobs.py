@@ -8,7 +8,6 @@ Target: at least 1,000 jobs/s end to end with one worker. Run: make bench (or py
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -24,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 
 from bench.cache import start_redis
 from bench.common import ROOT, free_port, wait_ready
-from bench.serving import SECONDS, run_wrk
+from bench.serving import SECONDS, post_script, run_wrk
 
 PYTHON = sys.executable
 
@@ -50,11 +49,7 @@ def main() -> None:
         features, labels = load_iris(return_X_y=True)
         (work / "model").mkdir()
         joblib.dump(LogisticRegression(max_iter=1000).fit(features, labels), work / "model" / "model.joblib")
-        script = work / "job.lua"
-        body = json.dumps({"instances": features[:1].tolist()})
-        script.write_text(
-            f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = {json.dumps(body)}\n'
-        )
+        script = post_script(work / "job.lua", {"instances": features[:1].tolist()})
         redis_port = free_port()
         redis_server = start_redis(redis_port, work)
         common = [

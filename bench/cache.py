@@ -8,7 +8,6 @@ least 5x (b) in req/s at concurrency 32. Run: make bench-cache (BENCH_SECONDS to
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from sklearn.datasets import load_iris
 
 from bench.baselines.slow_model import SlowClassifier
 from bench.common import ROOT, free_port, wait_ready
-from bench.serving import SECONDS, Result, run_wrk
+from bench.serving import SECONDS, Result, post_script, run_wrk
 
 PYTHON = sys.executable
 
@@ -58,11 +57,7 @@ def main() -> None:
         features, labels = load_iris(return_X_y=True)
         (work / "model").mkdir()
         joblib.dump(SlowClassifier(5.0).fit(features, labels), work / "model" / "model.joblib")
-        script = work / "hit.lua"
-        body = json.dumps({"instances": features[:1].tolist()})
-        script.write_text(
-            f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = {json.dumps(body)}\n'
-        )
+        script = post_script(work / "hit.lua", {"instances": features[:1].tolist()})
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         redis_port = free_port()
         redis_server = start_redis(redis_port, work)

@@ -29,7 +29,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from bench.common import ROOT, free_port, wait_ready
-from bench.serving import SECONDS, Result, run_wrk
+from bench.serving import SECONDS, Result, post_script, run_wrk
 
 PYTHON = sys.executable
 ROUNDS = 3
@@ -57,12 +57,13 @@ def constant_server() -> tuple[subprocess.Popen[bytes], int]:
     return process, port
 
 
-def gateway(workdir: Path, services: dict[str, str], documents: list[dict[str, Any]]) -> tuple[
+def gateway(workdir: Path, services: dict[str, str], documents: list[dict[str, Any]], fallback: str | None) -> tuple[
         subprocess.Popen[bytes], int]:  # fmt: skip
+    """The gateway of `mlpatterns up` alone, on a config as up writes it (namespace bench)."""
     port, admin = free_port(), free_port()
     config = workdir / f"gateway-{port}.json"
     config.write_text(json.dumps({"documents": documents, "services": services, "port": port, "admin_port": admin,
-                                  "fallback": None if documents else HOST}))  # fmt: skip
+                                  "fallback": fallback, "namespace": "bench"}))  # fmt: skip
     command = [PYTHON, "-m", "mlpatterns.local.gateway", str(config)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)  # fmt: skip
@@ -104,17 +105,14 @@ def main() -> None:
         model_dir.mkdir()
         joblib.dump(make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(features, labels),
                     model_dir / "model.joblib")  # fmt: skip
-        script = work / "body.lua"
-        body = json.dumps({"instances": features[:1].tolist()})
-        script.write_text(f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                          f"wrk.body = {json.dumps(body)}\n")  # fmt: skip
+        script = post_script(work / "body.lua", {"instances": features[:1].tolist()})
         print(f"model: logistic regression (breast cancer, one row per request), wrk -t1, {SECONDS} s per run")
         print(f"{'':<34} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}   x(direct) +p50 ms")
         ratios: list[str] = []
         for label, flags in (("defaults", []), ("batching", ["--enable_batching", "true"])):
             primary, primary_port = server(model_dir, *flags)
             front, front_port = gateway(work, {f"{HOST}:80": f"127.0.0.1:{primary_port}",
-                                               HOST: f"127.0.0.1:{primary_port}"}, [])  # fmt: skip
+                                               HOST: f"127.0.0.1:{primary_port}"}, [], HOST)  # fmt: skip
             try:
                 for port in (primary_port, front_port):
                     run_wrk(port, 32, 2, script)  # warm up
@@ -139,7 +137,7 @@ def main() -> None:
                 services = {f"{HOST}:80": f"127.0.0.1:{primary_port}"}
                 if shadow_address:
                     services[f"{SHADOW}:80"] = f"127.0.0.1:{shadow_address}"
-                fronts[label] = gateway(work, services, mirror_route(100 if shadow_address else 0))
+                fronts[label] = gateway(work, services, mirror_route(100 if shadow_address else 0), None)
                 run_wrk(fronts[label][1], 1, 2, script)
             # Interleaved rounds, the median of each: p99 at concurrency 1 moves with the machine.
             runs: dict[str, list[Result]] = {label: [] for label in fronts}

@@ -12,10 +12,7 @@ python -m bench.graphs (BENCH_SECONDS per run)."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,11 +24,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from bench.baselines.slow_model import SlowClassifier
-from bench.common import ROOT, free_port, wait_ready
-from bench.gateway import line, server, stop
-from bench.serving import SECONDS, Result, run_wrk
+from bench.common import ROOT
+from bench.gateway import gateway, line, server, stop
+from bench.serving import SECONDS, Result, post_script, run_wrk
 
-PYTHON = sys.executable
 NAMESPACE = "bench"
 GRAPH = f"graph.{NAMESPACE}.svc.cluster.local"
 STEP_MS = 20
@@ -47,18 +43,8 @@ def graph(router: str, names: list[str]) -> dict[str, Any]:
             "spec": {"nodes": {"root": {"routerType": router, "steps": steps}}}}  # fmt: skip
 
 
-def gateway(workdir: Path, ports: dict[str, int], documents: list[dict[str, Any]], fallback: str) -> tuple[
-        subprocess.Popen[bytes], int]:  # fmt: skip
-    port, admin = free_port(), free_port()
-    services = {key: f"127.0.0.1:{local}" for name, local in ports.items() for key in (host(name), f"{host(name)}:80")}
-    config = workdir / f"gateway-{port}.json"
-    config.write_text(json.dumps({"documents": documents, "services": services, "port": port, "admin_port": admin,
-                                  "fallback": fallback, "namespace": NAMESPACE}))  # fmt: skip
-    command = [PYTHON, "-m", "mlpatterns.local.gateway", str(config)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)  # fmt: skip
-    wait_ready(admin, process, "/ready")
-    return process, port
+def services(ports: dict[str, int]) -> dict[str, str]:
+    return {key: f"127.0.0.1:{local}" for name, local in ports.items() for key in (host(name), f"{host(name)}:80")}
 
 
 def measure(port: int, concurrency: int, script: Path) -> Result:
@@ -74,10 +60,7 @@ def main() -> None:
         for name, estimator in (("slow", SlowClassifier(STEP_MS)), ("fast", fast_model)):
             (work / name).mkdir()
             joblib.dump(estimator.fit(features, labels), work / name / "model.joblib")
-        script = work / "body.lua"
-        body = json.dumps({"instances": features[:1].tolist()})
-        script.write_text(f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                          f"wrk.body = {json.dumps(body)}\n")  # fmt: skip
+        script = post_script(work / "body.lua", {"instances": features[:1].tolist()})
         print(f"one row per request, wrk -t1, {SECONDS} s per run")
         print(f"{'':<34} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}   x(first) +p50 ms")
         measured: list[str] = []
@@ -85,8 +68,8 @@ def main() -> None:
         # (1) Fan-out: three 20 ms models.
         slow = {name: server(work / "slow") for name in ("a", "b", "c")}
         ports = {name: port for name, (_, port) in slow.items()}
-        in_row, in_row_port = gateway(work, ports, [graph("Sequence", list(ports))], GRAPH)
-        at_once, at_once_port = gateway(work, ports, [graph("Ensemble", list(ports))], GRAPH)
+        in_row, in_row_port = gateway(work, services(ports), [graph("Sequence", list(ports))], GRAPH)
+        at_once, at_once_port = gateway(work, services(ports), [graph("Ensemble", list(ports))], GRAPH)
         try:
             step = measure(ports["a"], 1, script)
             row = measure(in_row_port, 1, script)
@@ -101,8 +84,8 @@ def main() -> None:
 
         # (2) A hop: one fast model.
         fast, fast_port = server(work / "fast")
-        proxy, proxy_port = gateway(work, {"fast": fast_port}, [], host("fast"))
-        hop, hop_port = gateway(work, {"fast": fast_port}, [graph("Sequence", ["fast"])], GRAPH)
+        proxy, proxy_port = gateway(work, services({"fast": fast_port}), [], host("fast"))
+        hop, hop_port = gateway(work, services({"fast": fast_port}), [graph("Sequence", ["fast"])], GRAPH)
         try:
             for concurrency in (1, 32):
                 direct = measure(fast_port, concurrency, script)

@@ -29,7 +29,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from bench.common import ROOT, free_port, wait_ready
-from bench.serving import SECONDS
+from bench.serving import SECONDS, post_script
 
 VENVS = ROOT / "bench" / ".venvs"
 UV = str(ROOT / ".tools" / "bin" / "uv")
@@ -118,11 +118,7 @@ def servers(model: Path, work: Path, row: list[float]) -> dict[str, Callable[[in
 
 
 def measure(server: Server, port: int, work: Path) -> float:
-    script = work / "body.lua"
-    body = json.dumps(server.body)
-    script.write_text(
-        f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = {json.dumps(body)}\n'
-    )
+    script = post_script(work / "body.lua", server.body)
     env = {**{k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}, **server.env}
     if os.environ.get("BENCH_OMP_THREADS"):
         env["OMP_NUM_THREADS"] = os.environ["BENCH_OMP_THREADS"]

@@ -71,6 +71,15 @@ def port_args(name: str, port: int) -> list[str]:
     return ["--http_port", str(port)]
 
 
+def post_script(path: Path, document: object) -> Path:
+    """A wrk script that POSTs this JSON document with every request."""
+    body = json.dumps(document)
+    path.write_text(
+        f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = {json.dumps(body)}\n'
+    )
+    return path
+
+
 def run_wrk(port: int, concurrency: int, seconds: int, script: Path) -> Result:
     url = f"http://127.0.0.1:{port}/v1/models/model:predict"
     out = subprocess.run(
@@ -95,11 +104,7 @@ def bench_model(label: str, workdir: Path) -> dict[tuple[str, int], Result]:
     model_dir = workdir / label
     model_dir.mkdir()
     joblib.dump(MODELS[label]().fit(features, labels), model_dir / "model.joblib")
-    script = workdir / f"{label}.lua"
-    body = json.dumps({"instances": features[:1].tolist()})
-    script.write_text(
-        f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = {json.dumps(body)}\n'
-    )
+    script = post_script(workdir / f"{label}.lua", {"instances": features[:1].tolist()})
     env = {**os.environ, "BENCH_MODEL_PATH": str(model_dir / "model.joblib"), "PYTHONPATH": str(ROOT)}
     results: dict[tuple[str, int], Result] = {}
     for name, (command, ready_path) in servers(model_dir).items():
