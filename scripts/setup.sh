@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests and the local runtime need: Debian packages (redis-server, Prometheus
 # with promtool, wrk, curl for the README's commands, LuaJIT for the sticky EnvoyFilter's Lua), the
-# Python workspace in .venv, and checkov in .tools/checkov.
+# Python workspace in .venv, checkov in .tools/checkov and Seldon's client in .tools/seldon.
 # Idempotent; quick when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3.11}"
 UV_SPEC="uv>=0.13,<0.14"
 CHECKOV_SPEC="checkov>=3.3,<3.4"
+SELDON_SPEC="seldon-core>=1.19,<1.20"
 SYSTEM_TOOLS=(redis-server:redis-server promtool:prometheus prometheus:prometheus wrk:wrk curl:curl luajit:luajit)
 
 missing=()
@@ -49,5 +50,26 @@ if [[ ! -x .tools/checkov/bin/checkov ]]; then
   echo "setup: installing checkov into .tools/checkov"
   .tools/bin/uv venv --quiet --python "$(command -v "$PYTHON")" .tools/checkov
   .tools/bin/uv pip install --quiet --python .tools/checkov/bin/python "$CHECKOV_SPEC"
+fi
+# seldon-core pins protobuf against kfp and kserve, and 1.19 needs Python 3.12: its own virtualenv,
+# on a Python 3.12+ from PATH or pyenv (the tests call a server with its SeldonClient).
+seldon_python() {
+  local candidate
+  for candidate in "${SELDON_PYTHON:-}" python3.12 python3.13 "$(pyenv root 2>/dev/null)"/versions/3.1[23].*/bin/python3; do
+    if [[ -n $candidate ]] && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      command -v "$candidate"
+      return
+    fi
+  done
+}
+if [[ ! -x .tools/seldon/bin/python ]]; then
+  python312=$(seldon_python)
+  if [[ -n $python312 ]]; then
+    echo "setup: installing seldon-core into .tools/seldon"
+    .tools/bin/uv venv --quiet --python "$python312" .tools/seldon
+    .tools/bin/uv pip install --quiet --python .tools/seldon/bin/python "$SELDON_SPEC"
+  else
+    echo "setup: no Python 3.12 or newer (SELDON_PYTHON=...): the SeldonClient tests will be skipped" >&2
+  fi
 fi
 echo "setup: ready (.venv: $(.venv/bin/python --version))"

@@ -1,4 +1,5 @@
-"""The HTTP application: KServe v1, Open Inference Protocol v2, health and /metrics, on Starlette
+"""The HTTP application: KServe v1, Open Inference Protocol v2, Seldon Core's protocol (the
+external API and the microservice API's /predict), health and /metrics, on Starlette
 with no per-request middleware (stock KServe's FastAPI stack costs about a third of throughput)."""
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from mlpatterns_server.errors import (
 from mlpatterns_server.metrics import ServerMetrics
 from mlpatterns_server.model import ServedModel
 from mlpatterns_server.protocol import v2
-from mlpatterns_server.protocol.codecs import V1, V2, V1Codec, V2Codec
+from mlpatterns_server.protocol.codecs import SELDON, V1, V2, Codec
 from mlpatterns_server.protocol.jsonio import dump_json
 from mlpatterns_server.request_body import BodyBudget, read_body
 from mlpatterns_server.settings import HttpSettings, ServerSettings
@@ -49,6 +50,8 @@ class ModelNameConvertor(StringConvertor):
 register_url_convertor("model", ModelNameConvertor())
 
 JSON = "application/json"
+# Seldon Core's external API (its executor's, and SeldonClient's) and its microservice API.
+SELDON_PATHS = ("/api/v1.0/predictions", "/predict")
 SETTINGS_ENV = "MLPATTERNS_WORKER_SETTINGS"
 # A client's x-request-id is echoed and logged only if it is a plausible id (Envoy's are UUIDs).
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -141,13 +144,18 @@ class HttpFrontEnd:
             )
         return await self._inference(request, V2)
 
-    async def _inference(self, request: Request, codec: V1Codec | V2Codec) -> Response:
-        answer = await self.answer(codec, request.path_params["name"], request.headers, request.receive)
+    async def seldon_predict(self, request: Request) -> Response:
+        # Seldon's paths carry no model name: the one model here answers.
+        return await self._inference(request, SELDON, self.model.name)
+
+    async def _inference(self, request: Request, codec: Codec, name: str | None = None) -> Response:
+        name = request.path_params["name"] if name is None else name
+        answer = await self.answer(codec, name, request.headers, request.receive)
         response = Response(answer.body, status_code=answer.status, media_type=answer.content_type)
         response.headers.update(answer.headers)
         return response
 
-    async def answer(self, codec: V1Codec | V2Codec, name: str, headers: Mapping[str, str], receive: Receive) -> Answer:
+    async def answer(self, codec: Codec, name: str, headers: Mapping[str, str], receive: Receive) -> Answer:
         """One inference request of any route: its body read within bounds, answered by the data
         plane, with its x-request-id and the role and version of the model that answered."""
         request_id = incoming_request_id(headers)
@@ -170,6 +178,9 @@ class HttpFrontEnd:
 
     async def live(self, request: Request) -> Response:
         return json_response({"status": "alive"})
+
+    async def seldon_ping(self, request: Request) -> Response:
+        return Response("pong", media_type="text/plain")
 
     async def v2_live(self, request: Request) -> Response:
         return json_response({"live": True})
@@ -215,6 +226,8 @@ class HttpFrontEnd:
             Route("/v2/models/{name:model}/ready", self.v2_model_ready),
             Route("/v2/models/{name:model}/infer", self.v2_infer, methods=["POST"]),
             Route("/v2/models/{name:model}/versions/{version}/infer", self.v2_infer, methods=["POST"]),
+            *(Route(path, self.seldon_predict, methods=["POST"]) for path in SELDON_PATHS),
+            Route("/health/ping", self.seldon_ping),
         ] + ([] if self.settings.metrics_port else [metrics_route(self.metrics.exposition)])
 
 
@@ -224,6 +237,7 @@ def endpoints(model: str, metrics_here: bool = True) -> list[str]:
     return [
         f"POST /v1/models/{model}:predict",
         f"POST /v2/models/{model}/infer",
+        "POST /api/v1.0/predictions",
         f"GET /v2/models/{model}",
         f"GET /v2/models/{model}/ready",
         f"GET /v1/models/{model}",
@@ -274,10 +288,11 @@ class InferencePaths:
         self.front = front
         self.app = app
         name, version = front.model.name, front.model.version
-        self.paths: dict[str, V1Codec | V2Codec] = {
+        self.paths: dict[str, Codec] = {
             f"/v1/models/{name}:predict": V1,
             f"/v2/models/{name}/infer": V2,
             f"/v2/models/{name}/versions/{version}/infer": V2,
+            **dict.fromkeys(SELDON_PATHS, SELDON),
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

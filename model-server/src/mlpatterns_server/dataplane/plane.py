@@ -27,14 +27,13 @@ from mlpatterns_server.predlog.event import PredictionEvent
 from mlpatterns_server.predlog.log import PredictionLog
 from mlpatterns_server.predlog.sinks import make_sink
 from mlpatterns_server.predlog.spool import Spool
-from mlpatterns_server.protocol.codecs import Decoded, V1Codec, V2Codec
-from mlpatterns_server.protocol.jsonio import dump_json
+from mlpatterns_server.protocol.codecs import Codec, Decoded
+from mlpatterns_server.protocol.codecs import error_body as kserve_error_body
 from mlpatterns_server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
-Codec = V1Codec | V2Codec
 
 
 @dataclass
@@ -45,10 +44,12 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def error(cls, error: ServerError) -> Answer:
+    def error(cls, error: ServerError, codec: Codec | None = None) -> Answer:
+        """The error in the protocol's own shape (KServe's {"error": ...} by default)."""
+        body = (codec.error_body if codec else kserve_error_body)(error.status_code, error.message)
         # An answer that closes the connection: the rest of that request is not worth reading.
         headers = {"connection": "close"} if error.closes_connection else {}
-        return cls(error.status_code, dump_json({"error": error.message}), headers=headers)
+        return cls(error.status_code, body, headers=headers)
 
 
 class Hook(Protocol):
@@ -147,11 +148,11 @@ class DataPlane:
                 content, extra = codec.encode(decoded, self.model, request_id, result)
                 answer = Answer(200, content, headers=extra)
         except ServerError as error:
-            answer, inputs, outputs = Answer.error(error), None, None
+            answer, inputs, outputs = Answer.error(error, codec), None, None
         except Exception:
             log.exception("inference failed for request %s", request_id)
             message = f"internal error while predicting (request {request_id}); see the server log"
-            answer, inputs, outputs = Answer(500, dump_json({"error": message})), None, None
+            answer, inputs, outputs = Answer(500, codec.error_body(500, message)), None, None
         finally:
             self.metrics.in_flight.dec()
         seconds = time.perf_counter() - started

@@ -12,7 +12,7 @@ import signal
 
 import orjson
 
-from mlpatterns_server.dataplane.plane import Answer, Codec, DataPlane
+from mlpatterns_server.dataplane.plane import Answer, DataPlane
 from mlpatterns_server.dataplane.stages import Inference
 from mlpatterns_server.errors import ServerError
 from mlpatterns_server.jobs.metrics import JobMetrics
@@ -23,7 +23,7 @@ from mlpatterns_server.loading.loaded import LoadedModel
 from mlpatterns_server.metrics import ServerMetrics
 from mlpatterns_server.model import ServedModel
 from mlpatterns_server.protocol import v2
-from mlpatterns_server.protocol.codecs import V1, V2, Decoded
+from mlpatterns_server.protocol.codecs import V1, V2, Decoded, V1Codec, V2Codec
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class Worker:
         """Bind each job here, send those asking for the same outputs as one request, encode each
         job's share of the answer as the synchronous endpoint would."""
         outcomes: list[Outcome] = []
-        groups: dict[tuple[str, ...], list[tuple[Job, Codec, Decoded, Inference]]] = {}
+        groups: dict[tuple[str, ...], list[tuple[Job, V1Codec | V2Codec, Decoded, Inference]]] = {}
         for job in jobs:
             codec = V2 if job.protocol == "v2" else V1
             try:

@@ -117,3 +117,12 @@ def describe(value: Any) -> str:
         if np.isinf(value):
             return "Infinity" if value > 0 else "-Infinity"
     return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def kind_of(value: Any) -> str:
+    """What a JSON value is, for errors about a field of the wrong type."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return describe(value)

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from mlpatterns_server.model import ServedModel
-from mlpatterns_server.protocol import v1, v2
+from mlpatterns_server.protocol import seldon, v1, v2
 from mlpatterns_server.protocol.binding import RequestTensor
+from mlpatterns_server.protocol.jsonio import dump_json
 from mlpatterns_server.protocol.tensors import TensorSpec
 
 
@@ -25,10 +26,16 @@ class Decoded:
     request: Any = None
 
 
+def error_body(status: int, message: str) -> bytes:
+    """KServe's error answer, for v1 and v2."""
+    return dump_json({"error": message})
+
+
 class V1Codec:
     """KServe v1: {"instances": [...]} in, {"predictions": [...]} out."""
 
     name = "v1"
+    error_body = staticmethod(error_body)
 
     def decode(self, body: bytes, specs: Sequence[TensorSpec], binary_header: str | None) -> Decoded:
         return Decoded(v1.decode(body, specs), ())
@@ -49,6 +56,7 @@ class V2Codec:
     """The Open Inference Protocol, JSON and binary tensors."""
 
     name = "v2"
+    error_body = staticmethod(error_body)
 
     def decode(self, body: bytes, specs: Sequence[TensorSpec], binary_header: str | None) -> Decoded:
         request = v2.decode(body, binary_header)
@@ -67,5 +75,30 @@ class V2Codec:
         return v2.encode(decoded.request, model.name, model.version, request_id, outputs)
 
 
+class SeldonCodec:
+    """Seldon Core's SeldonMessage: data.ndarray, data.tensor or jsonData in, the same kind out
+    with the model's v1 output; errors as a SeldonMessage status."""
+
+    name = "seldon"
+    error_body = staticmethod(seldon.error_body)
+
+    def decode(self, body: bytes, specs: Sequence[TensorSpec], binary_header: str | None) -> Decoded:
+        tensors, request = seldon.decode(body, specs)
+        return Decoded(tensors, (), request)
+
+    def offloadable(self, binary_header: str | None) -> bool:
+        return True
+
+    def outputs(self, decoded: Decoded, model: ServedModel) -> tuple[str, ...]:
+        return (model.v1_output,)
+
+    def encode(
+        self, decoded: Decoded, model: ServedModel, request_id: str, outputs: dict[str, np.ndarray]
+    ) -> tuple[bytes, dict[str, str]]:
+        return seldon.encode(decoded.request, model.name, model.version, outputs[model.v1_output]), {}
+
+
+Codec = V1Codec | V2Codec | SeldonCodec
 V1 = V1Codec()
 V2 = V2Codec()
+SELDON = SeldonCodec()

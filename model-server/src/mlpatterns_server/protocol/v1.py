@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from mlpatterns_server.errors import InvalidInput
-from mlpatterns_server.protocol.arrays import array_from_json, describe
+from mlpatterns_server.protocol.arrays import array_from_json, describe, kind_of
 from mlpatterns_server.protocol.binding import RequestTensor
 from mlpatterns_server.protocol.jsonio import dump_json, jsonable, may_hold_booleans, parse_json
 from mlpatterns_server.protocol.tensors import TensorSpec
@@ -22,20 +22,20 @@ def decode_document(document: Any, specs: Sequence[TensorSpec], booleans: bool =
     """The request's tensors; rows of a column-based model may be lists or objects keyed by column.
     `booleans`: whether the document may hold JSON booleans (which are not numbers)."""
     if not isinstance(document, dict):
-        raise InvalidInput(f"request body must be a JSON object with an 'instances' list, not {_kind(document)}")
+        raise InvalidInput(f"request body must be a JSON object with an 'instances' list, not {kind_of(document)}")
     instances = document.get("instances")
     if instances is None:
         raise InvalidInput("request body has no 'instances' field (v1 protocol: {\"instances\": [row, ...]})")
     if not isinstance(instances, list):
-        raise InvalidInput(f"'instances' must be a list of rows, not {_kind(instances)}")
+        raise InvalidInput(f"'instances' must be a list of rows, not {kind_of(instances)}")
     if not instances:
         raise InvalidInput("'instances' is empty; send at least one row")
     if len(specs) > 1 and isinstance(instances[0], dict):
-        return _columns_from_objects(instances, specs, booleans)
+        return columns_from_objects(instances, specs, booleans)
     return [RequestTensor("instances", array_from_json(instances, "instances", booleans), "instances")]
 
 
-def _columns_from_objects(rows: list[Any], specs: Sequence[TensorSpec], booleans: bool) -> list[RequestTensor]:
+def columns_from_objects(rows: list[Any], specs: Sequence[TensorSpec], booleans: bool) -> list[RequestTensor]:
     names = [spec.name for spec in specs]
     columns: dict[str, list[Any]] = {name: [] for name in names}
     for i, row in enumerate(rows):
@@ -59,11 +59,3 @@ def _columns_from_objects(rows: list[Any], specs: Sequence[TensorSpec], booleans
 
 def encode(predictions: np.ndarray) -> bytes:
     return dump_json({"predictions": jsonable(predictions)})
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return describe(value)
