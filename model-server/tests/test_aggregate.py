@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 import pytest
 
 from mlpatterns_server.aggregate.combine import TooFewAnswers, Unaggregatable, combine, read_answers
@@ -113,6 +114,23 @@ def test_the_aggregator_answers_over_http_with_its_identity(aggregator: Server) 
     metrics = httpx.get(f"{aggregator.url}/metrics").text
     assert 'mlpatterns_aggregator_missing_answers_total{model="iris",step="c"} 1.0' in metrics
     assert 'mlpatterns_requests_total{code="200",model="iris",role="aggregator",version="vote"} 1.0' in metrics
+
+
+def test_seldons_combiner_api_combines_the_childrens_messages_in_graph_order(aggregator: Server) -> None:
+    messages = [
+        {"data": {"names": [], "ndarray": [0, 1]}},
+        {"data": {"names": [], "tensor": {"shape": [2], "values": [1, 1]}}},
+        {"data": {"ndarray": [1, 0]}},
+    ]
+    answer = httpx.post(f"{aggregator.url}/aggregate", json={"seldonMessages": messages})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"data": {"names": [], "ndarray": [0, 1]}}  # a has weight 2
+    # What Seldon's executor and SeldonClient send: the message list form-encoded under "json".
+    form = httpx.post(f"{aggregator.url}/aggregate", data={"json": orjson.dumps({"seldonMessages": messages}).decode()})
+    assert form.json() == answer.json()
+    refused = httpx.post(f"{aggregator.url}/aggregate", json={"seldonMessages": messages[:2]})
+    assert refused.status_code == 400
+    assert refused.json()["status"]["info"] == "2 seldonMessages for 3 children (a, b, c)"
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,10 @@ from typing import Any
 
 from mlpatterns.validation.crds import INDEX, PACKAGED, crd_versions, schema_file
 
+# Upstream CRDs of kinds the kit renders that the reference folder lacks (Seldon Core 2's
+# Pipeline), unchanged, with a README recording their origin like the reference folder's.
+OWN_UPSTREAM = Path(__file__).resolve().parents[3] / "upstream-crds"
+
 # The custom resources the kit renders, as (apiVersion, kind). A test keeps this list equal to
 # what the charts and manifests/ render; add a kind here when a chart starts rendering it.
 KINDS: list[tuple[str, str]] = [
@@ -42,6 +46,10 @@ KINDS: list[tuple[str, str]] = [
     ("gateway.networking.k8s.io/v1", "HTTPRoute"),
     ("flagger.app/v1beta1", "MetricTemplate"),
     ("argoproj.io/v1alpha1", "AnalysisTemplate"),
+    ("machinelearning.seldon.io/v1", "SeldonDeployment"),
+    ("mlops.seldon.io/v1alpha1", "Model"),
+    ("mlops.seldon.io/v1alpha1", "Experiment"),
+    ("mlops.seldon.io/v1alpha1", "Pipeline"),
 ]
 
 # A repeated sub-schema is stored once when it is at least this big (compact JSON characters).
@@ -192,12 +200,16 @@ def _shared_definitions(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def derive(upstream: Path) -> dict[str, str]:
-    """The packaged files (name -> content) derived from the upstream folder."""
-    readme = upstream / "README.md"
-    if not readme.is_file():
-        raise UpstreamError(f"{readme} is missing: it records which repository and commit each CRD file is from")
-    sources = upstream_sources(readme.read_text())
-    found = {(api_version, kind): (path, schema) for path, api_version, kind, schema in crd_versions(upstream)}
+    """The packaged files (name -> content) derived from the upstream folder and the kit's own."""
+    sources: list[tuple[list[str], Upstream]] = []
+    found: dict[tuple[str, str], tuple[Path, dict[str, Any]]] = {}
+    for folder in (upstream, OWN_UPSTREAM):
+        readme = folder / "README.md"
+        if not readme.is_file():
+            raise UpstreamError(f"{readme} is missing: it records which repository and commit each CRD file is from")
+        sources += upstream_sources(readme.read_text())
+        for path, api_version, kind, schema in crd_versions(folder):
+            found.setdefault((api_version, kind), (path, schema))
     files: dict[str, str] = {}
     index = []
     for api_version, kind in KINDS:

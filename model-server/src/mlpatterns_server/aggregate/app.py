@@ -1,6 +1,7 @@
 """The aggregator's HTTP front-end: the v1 predict path takes an Ensemble's answers and gives their
-combination (combine.py); health, metadata and /metrics as every server of the kit has them, and
-the same connection limits (app.hardened_app)."""
+combination (combine.py), and Seldon Core 1's /aggregate does the same for a COMBINER's children;
+health, metadata and /metrics as every server of the kit has them, and the same connection limits
+(app.hardened_app)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from mlpatterns_server.app import error_response, hardened_app, incoming_request
 from mlpatterns_server.dataplane.stages import IDENTITY_HEADERS
 from mlpatterns_server.errors import InvalidInput, MethodNotAllowed, ModelNotFound, RouteNotFound, ServerError
 from mlpatterns_server.metrics import ServerMetrics
+from mlpatterns_server.protocol import seldon
 from mlpatterns_server.protocol.jsonio import dump_json
 from mlpatterns_server.request_body import BodyBudget, read_body
 
@@ -44,11 +46,17 @@ class Aggregator:
         self.identity = {role: settings.role, version_header: version}
 
     async def predict(self, request: Request) -> Response:
+        return await self._aggregate(request, seldon_api=False)
+
+    async def seldon_aggregate(self, request: Request) -> Response:
+        return await self._aggregate(request, seldon_api=True)
+
+    async def _aggregate(self, request: Request, seldon_api: bool) -> Response:
         started = time.perf_counter()
         request_id = incoming_request_id(request.headers)
         headers = {**self.identity, "x-request-id": request_id}
         try:
-            name = request.path_params["name"]
+            name = request.path_params.get("name", self.settings.model_name)
             if name != self.settings.model_name:
                 raise ModelNotFound(f"model '{name}' is not served here; this aggregator serves "
                                     f"'{self.settings.model_name}'")  # fmt: skip
@@ -56,17 +64,19 @@ class Aggregator:
                 request.receive, request.headers.get("content-length"), self.settings.max_body_bytes,
                 self.settings.body_timeout_seconds, self.bodies,
             )  # fmt: skip
-            try:
-                document = orjson.loads(body)
-            except orjson.JSONDecodeError as error:
-                raise InvalidInput(f"the body is not JSON: {error}") from None
+            document = seldon.read_message_list(body, self.settings.steps) if seldon_api else _json(body)
             answers = read_answers(document, self.settings.steps)
             for step in answers.missing:
                 self.missing.labels(model=self.settings.model_name, step=step).inc()
             result = combine(answers, self.settings.method, self.settings.weights, self.settings.min_answers)
+            if seldon_api:
+                result = {"data": {"names": [], "ndarray": result["predictions"]}}
             response = Response(dump_json(result), media_type="application/json", headers=headers)
         except ServerError as error:
             response = error_response(error, headers)
+            if seldon_api:
+                response.body = seldon.error_body(error.status_code, error.message)
+                response.headers["content-length"] = str(len(response.body))
         except Exception:
             log.exception("aggregation failed for request %s", request_id)
             message = f"internal error while aggregating (request {request_id}); see the server log"
@@ -91,12 +101,20 @@ class Aggregator:
     def routes(self) -> list[Route]:
         return [
             Route("/v1/models/{name:model}:predict", self.predict, methods=["POST"]),
+            Route("/aggregate", self.seldon_aggregate, methods=["POST"]),
             Route("/v1/models/{name:model}", self.model),
             Route("/v2/models/{name:model}", self.model),
             Route("/v2/health/live", self.live),
             Route("/v2/health/ready", self.ready),
             metrics_route(self.metrics.exposition),
         ]
+
+
+def _json(body: bytes) -> object:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput(f"the body is not JSON: {error}") from None
 
 
 def create_app(settings: AggregatorSettings) -> ASGIApp:

@@ -78,6 +78,27 @@ def encode(request: SeldonRequest, model: str, version: str, predictions: np.nda
     return dump_json({"data": {"names": names, "ndarray": jsonable(predictions)}, "meta": meta})
 
 
+def read_message_list(body: bytes, steps: Sequence[str]) -> dict[str, Any]:
+    """Seldon's /aggregate body, a SeldonMessageList of a COMBINER's children's answers in graph
+    order, as an Ensemble's answers by step name (`steps` in the same order)."""
+    document = parse_json(_json_of(body))
+    messages = document.get("seldonMessages") if isinstance(document, dict) else None
+    if not isinstance(messages, list):
+        raise InvalidInput('the body must be a SeldonMessageList: {"seldonMessages": [message, ...]}')
+    if len(messages) != len(steps):
+        raise InvalidInput(f"{len(messages)} seldonMessages for {len(steps)} children ({', '.join(steps)})")
+    answers: dict[str, Any] = {}
+    for i, (step, message) in enumerate(zip(steps, messages, strict=True)):
+        data = message.get("data") if isinstance(message, dict) else None
+        if isinstance(data, dict) and isinstance(data.get("ndarray"), list):
+            answers[step] = {"predictions": data["ndarray"]}
+        elif isinstance(data, dict) and "tensor" in data:
+            answers[step] = {"predictions": _tensor_rows(data["tensor"], True)}
+        else:
+            raise InvalidInput(f"seldonMessages[{i}] ({step}) has no data.ndarray or data.tensor to combine")
+    return answers
+
+
 def error_body(status: int, message: str) -> bytes:
     reason = INTERNAL_ERROR if status >= 500 else BAD_DATA
     return dump_json({"status": {"code": status, "info": message, "reason": reason, "status": "FAILURE"}})
