@@ -22,3 +22,28 @@ root:
   steps:
     {{- toYaml $steps | nindent 4 }}
 {{- end -}}
+
+{{/*
+microservice-vertical.seldonSteps: the sequence's models in order, after refusing what a Seldon
+chain cannot do: test an answer (a condition), go on past a failed step (Soft), use a model twice,
+or (Seldon Core 1, which sends each node's answer to the next) send a later step the request.
+*/}}
+{{- define "microservice-vertical.seldonSteps" -}}
+{{- $names := list -}}
+{{- range $index, $step := .Values.sequence -}}
+{{- if has $step.model $names -}}
+{{- fail (printf "sequence[%d]: %s is already a step; a Seldon graph runs each model once" $index $step.model) -}}
+{{- end -}}
+{{- if $step.condition -}}
+{{- fail (printf "sequence[%d].condition: a Seldon chain runs every step (a GJSON condition is KServe's InferenceGraph's; Seldon Core 2's triggers test a tensor's presence, not an answer); remove it, or use backend kserve" $index) -}}
+{{- end -}}
+{{- if eq (default "Hard" $step.dependency) "Soft" -}}
+{{- fail (printf "sequence[%d].dependency Soft: in a Seldon chain a failed step fails the request; use Hard, or backend kserve" $index) -}}
+{{- end -}}
+{{- if and (gt $index 0) (eq $.Values.backend "seldon-core-v1") (ne (default "$request" $step.data) "$response") -}}
+{{- fail (printf "sequence[%d].data is $request: Seldon Core 1 sends each model's answer to the next, as data: $response with mapPredictionsToInstances does; set it, or use backend seldon-core-v2 or kserve" $index) -}}
+{{- end -}}
+{{- $names = append $names $step.model -}}
+{{- end -}}
+{{- toYaml $names -}}
+{{- end -}}

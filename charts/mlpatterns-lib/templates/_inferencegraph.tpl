@@ -117,6 +117,24 @@ Usage: {{ include "mlpatterns.graphModelServing" . }}
 {{- end -}}
 
 {{/*
+mlpatterns.aggregatorArgs: the arguments of the server's aggregate mode over .steps (in their
+order: a vote's ties go to the earliest), from .Values.aggregator; .name is its role.
+Usage: args: {{- include "mlpatterns.aggregatorArgs" (dict "root" . "name" "aggregator" "steps" $names "weights" $weights) | nindent 10 }}
+*/}}
+{{- define "mlpatterns.aggregatorArgs" -}}
+- aggregate
+- --model_name={{ .root.Values.model.name }}
+- --role={{ .name }}
+- --method={{ .root.Values.aggregator.method }}
+- --steps={{ join "," .steps }}
+{{- with .weights }}
+- --weights={{ toJson . }}
+{{- end }}
+- --min_answers={{ .root.Values.aggregator.minAnswers }}
+- --http_port=8080
+{{- end -}}
+
+{{/*
 mlpatterns.aggregator: the InferenceService of an Ensemble's aggregator step (<fullname>-<.name>):
 the model server image in its aggregate mode, no model, combining the steps' answers by
 .Values.aggregator.method; .steps lists the Ensemble's steps in order, .weights their weights.
@@ -151,16 +169,7 @@ spec:
         image: {{ include "mlpatterns.image" (dict "image" $root.Values.image "root" $root) }}
         imagePullPolicy: {{ $root.Values.image.pullPolicy }}
         args:
-          - aggregate
-          - --model_name={{ $root.Values.model.name }}
-          - --role={{ .name }}
-          - --method={{ $agg.method }}
-          - --steps={{ join "," .steps }}
-          {{- with .weights }}
-          - --weights={{ toJson . }}
-          {{- end }}
-          - --min_answers={{ $agg.minAnswers }}
-          - --http_port=8080
+          {{- include "mlpatterns.aggregatorArgs" . | nindent 10 }}
         ports:
           {{- include "mlpatterns.serverPorts" (dict "root" $ctx "name" "http1") | nindent 10 }}
         {{- include "mlpatterns.serverProbes" $ctx | nindent 8 }}

@@ -32,7 +32,8 @@ spec:
 {{/*
 mlpatterns.podMonitor: scrape pods KServe created (they carry no chart labels, so select them by
 the InferenceService label .isvc), or the pods .selector selects, on the container port named by
-.port (with .sameport, even when monitoring.port moves the server's /metrics); .name names a
+.port (with .sameport, even when monitoring.port moves the server's /metrics) or numbered
+.portNumber; .name names a
 second monitor of a release (default: the release's full name).
 Usage: {{ include "mlpatterns.podMonitor" (dict "root" . "isvc" $name "port" "http1") }}
 */}}
@@ -58,9 +59,11 @@ spec:
       {{- end }}
   podMetricsEndpoints:
     {{- /* monitoring.port moves the model server's /metrics; .sameport pods (the collector) keep .port. */}}
-    {{- with and (not .sameport) .root.Values.monitoring.port }}
-    # A number, not a name: the platform's ClusterServingRuntime does not name this port.
-    - portNumber: {{ . }}
+    {{- $number := .portNumber }}
+    {{- /* A number, not a name: the platform's ClusterServingRuntime does not name this port. */}}
+    {{- with and (not .sameport) .root.Values.monitoring.port }}{{ $number = . }}{{ end }}
+    {{- if $number }}
+    - portNumber: {{ $number }}
     {{- else }}
     - port: {{ .port }}
     {{- end }}

@@ -82,7 +82,8 @@ spec:
 mlpatterns.testPod: the serving charts' `helm test` hook. It sends .Values.test.instances to the
 release's v1 endpoint at .url, with a fresh x-request-id, and checks the answer: HTTP 200, one
 prediction per instance, and when .Values.test.expected is set, exactly those predictions.
-Optional: .headers (a dict; "{request_id}" in a value is that id) on the request, .then (Python
+Optional: .protocol, the body's (v1 by default, seldon: a SeldonMessage, or v2), .headers (a dict;
+"{request_id}" in a value is that id) on the request, .then (Python
 run after the check, with `request_id` and `predictions` at hand) and .env (more entries).
 Usage: {{ include "mlpatterns.testPod" (dict "root" . "url" $predictUrl) }}
 */}}
@@ -91,13 +92,23 @@ Usage: {{ include "mlpatterns.testPod" (dict "root" . "url" $predictUrl) }}
 instances = json.loads(os.environ["INSTANCES"])
 request_id = "helm-test-" + uuid.uuid4().hex
 headers = {name: value.format(request_id=request_id) for name, value in json.loads(os.environ["HEADERS"]).items()}
+protocol = os.environ.get("PROTOCOL", "v1")
+if protocol == "seldon":
+    body = {"data": {"ndarray": instances}}
+elif protocol == "v2":
+    flat = sum(instances, [])
+    body = {"inputs": [{"name": "input-0", "shape": [len(instances), len(instances[0])], "datatype": "FP64", "data": flat}]}
+else:
+    body = {"instances": instances}
 request = urllib.request.Request(
-    os.environ["URL"], json.dumps({"instances": instances}).encode(),
+    os.environ["URL"], json.dumps(body).encode(),
     {"content-type": "application/json", "x-request-id": request_id, **headers},
 )
 with urllib.request.urlopen(request, timeout=60) as answer:
     assert answer.status == 200, answer.status
-    predictions = json.load(answer)["predictions"]
+    document = json.load(answer)
+predictions = {"seldon": lambda: document["data"]["ndarray"], "v2": lambda: document["outputs"][0]["data"]}.get(
+    protocol, lambda: document["predictions"])()
 assert len(predictions) == len(instances), predictions
 expected = json.loads(os.environ["EXPECTED"])
 assert expected is None or predictions == expected, (predictions, expected)
@@ -105,7 +116,22 @@ print("prediction ok:", predictions, "request", request_id)` -}}
 {{- with .then }}
 {{- $script = printf "%s\n%s" $script . -}}
 {{- end }}
-{{- $env := list (dict "name" "URL" "value" .url) (dict "name" "INSTANCES" "value" (.root.Values.test.instances | toJson)) (dict "name" "EXPECTED" "value" (.root.Values.test.expected | toJson)) (dict "name" "HEADERS" "value" (default dict .headers | toJson)) -}}
+{{- $env := list (dict "name" "URL" "value" .url) (dict "name" "INSTANCES" "value" (.root.Values.test.instances | toJson)) (dict "name" "EXPECTED" "value" (.root.Values.test.expected | toJson)) (dict "name" "HEADERS" "value" (default dict .headers | toJson)) (dict "name" "PROTOCOL" "value" (default "v1" .protocol)) -}}
 {{- $env = concat $env (default list .env) -}}
 {{- include "mlpatterns.testHook" (dict "root" .root "name" "predict" "script" $script "env" (toYaml $env)) }}
+{{- end -}}
+
+{{/*
+mlpatterns.graphTestPod: the graph charts' `helm test`: one prediction through the whole graph,
+at the InferenceGraph's router (backend kserve) or at Seldon's endpoint of the release's
+SeldonDeployment or Pipeline (.node: the graph's first node, on a v2 path).
+Usage: {{ include "mlpatterns.graphTestPod" (dict "root" . "node" $first) }}
+*/}}
+{{- define "mlpatterns.graphTestPod" -}}
+{{- $root := .root -}}
+{{- $endpoint := dict "url" (printf "http://%s.%s.svc/v1/models/%s:predict" (include "mlpatterns.fullname" $root) $root.Release.Namespace $root.Values.model.name) "protocol" "v1" "headers" dict -}}
+{{- if ne $root.Values.backend "kserve" -}}
+{{- $endpoint = include "mlpatterns.seldonEndpoint" (dict "root" $root "predictor" "default" "node" .node "resource" "pipeline") | fromYaml -}}
+{{- end -}}
+{{- include "mlpatterns.testPod" (dict "root" $root "url" ($root.Values.test.url | default $endpoint.url) "protocol" $endpoint.protocol "headers" $endpoint.headers) }}
 {{- end -}}

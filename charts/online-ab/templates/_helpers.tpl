@@ -16,6 +16,10 @@ Usage: {{ $names := include "online-ab.names" . | fromYamlArray }}
 {{- if ne (int $total) 100 -}}
 {{- fail (printf "variants[].weight sum to %d, not 100 (%s)" (int $total) (include "online-ab.weights" .)) -}}
 {{- end -}}
+{{- $backend := include "mlpatterns.backend" . -}}
+{{- if and (ne $backend "kserve") (or .Values.override.header .Values.sticky.header) -}}
+{{- fail (printf "backend %s: Seldon splits by weight only (%s); set override.header=\"\" and sticky.header=\"\"" $backend (ternary "Seldon Core 2 keeps a client in its variant when it sends back the x-seldon-route header of its first answer, and reaches one model with seldon-model: <model>.model" "Seldon Core 1 has no sticky or forced route" (eq $backend "seldon-core-v2"))) -}}
+{{- end -}}
 {{- if has .Values.trafficRouter (list "kserve" "inferencegraph") -}}
 {{- if or .Values.override.header .Values.sticky.header -}}
 {{- fail (printf "trafficRouter %s: KServe's router splits by weight only; set override.header=\"\" and sticky.header=\"\", or use trafficRouter istio for a forced variant or sticky users" .Values.trafficRouter) -}}

@@ -4,7 +4,7 @@ models, each an InferenceService of its own, the router's pods, and the fields o
 from __future__ import annotations
 
 from mlpatterns.charts.schemas.core import Schema, integer, obj, resources, string
-from mlpatterns.charts.schemas.qa import qa_chart, variant_model, variant_name
+from mlpatterns.charts.schemas.qa import backends, qa_chart, variant_model, variant_name
 
 DEPENDENCY = {"enum": ["Hard", "Soft"]}
 
@@ -32,7 +32,7 @@ def condition() -> Schema:
     return string(minLength=1)
 
 
-def graph_chart(properties: dict[str, Schema], required: list[str], model_fields: dict[str, Schema] | None = None
-                ) -> Schema:  # fmt: skip
-    return qa_chart({"models": models(2, model_fields), "router": router(), **properties},
-                    ["models", "router", *required], routed=False)  # fmt: skip
+def graph_chart(properties: dict[str, Schema], required: list[str], model_fields: dict[str, Schema] | None = None,
+                protocols: bool = True) -> Schema:  # fmt: skip
+    return qa_chart({"models": models(2, model_fields), "router": router(), **backends(protocols), **properties},
+                    ["models", "router", "backend", "seldon", *required], routed=False)  # fmt: skip

@@ -19,6 +19,7 @@ def schema() -> Schema:
         },
         ["method", "minAnswers", "replicas", "resources"],
     )
+    # Seldon Core 1's COMBINER speaks only Seldon's protocol to the aggregator: no seldon.protocol.
     return graph_chart(
-        {"aggregator": aggregator}, ["aggregator"], {"weight": number(0, 1000), "dependency": DEPENDENCY}
+        {"aggregator": aggregator}, ["aggregator"], {"weight": number(0, 1000), "dependency": DEPENDENCY}, False
     )

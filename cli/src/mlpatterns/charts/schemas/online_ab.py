@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mlpatterns.charts.schemas.core import DNS_LABEL, Schema, integer, obj, string
 from mlpatterns.charts.schemas.graph import router
-from mlpatterns.charts.schemas.qa import HEADER, analysis, qa_chart, routers, variant_model, variant_name
+from mlpatterns.charts.schemas.qa import HEADER, analysis, backends, qa_chart, routers, variant_model, variant_name
 
 OPTIONAL_HEADER = {"type": "string", "anyOf": [{"maxLength": 0}, {"pattern": HEADER}]}
 
@@ -24,8 +24,9 @@ def schema() -> Schema:
                 ["header"],
             ),
             **routers("istio", "gateway-api", "kserve", "inferencegraph"),
+            **backends(),
             "router": router(),
             "analysis": analysis("maxErrorRatio"),
         },
-        ["variants", "override", "sticky", "router"],
+        ["variants", "override", "sticky", "router", "backend", "seldon"],
     )

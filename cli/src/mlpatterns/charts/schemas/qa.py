@@ -7,6 +7,7 @@ from __future__ import annotations
 from mlpatterns.charts.schemas.core import (
     DNS_LABEL,
     MODEL_NAME,
+    QUANTITY,
     Schema,
     boolean,
     common,
@@ -14,6 +15,7 @@ from mlpatterns.charts.schemas.core import (
     integer,
     number,
     obj,
+    optional_name,
     server,
     string,
 )
@@ -103,6 +105,23 @@ def analysis(bound: str) -> Schema:
         },
         ["prometheusAddress", "flagger", "argoRollouts"],
     )
+
+
+BACKENDS = ["kserve", "seldon-core-v1", "seldon-core-v2"]
+
+
+def backends(protocols: bool = True) -> dict[str, Schema]:
+    """`backend` and its Seldon settings, on the charts that also render for Seldon Core (seldon.md);
+    `protocols`: whether Seldon Core 1's executor may speak v2 to the servers, not only Seldon's."""
+    fields: dict[str, Schema] = {
+        "requirements": {"type": "array", "items": string(minLength=1)},
+        "memory": string(pattern=QUANTITY),
+        "server": optional_name(),
+    }
+    if protocols:
+        fields["protocol"] = {"enum": ["seldon", "v2"]}
+    seldon = obj(fields, list(fields))
+    return {"backend": {"enum": BACKENDS}, "seldon": seldon}
 
 
 def qa_chart(properties: dict[str, Schema], required: list[str], routed: bool = True) -> Schema:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlpatterns.charts.schemas.core import Schema, boolean, integer, number, obj, resources
-from mlpatterns.charts.schemas.qa import PERCENT, analysis, qa_chart, routers, variant_model
+from mlpatterns.charts.schemas.qa import PERCENT, analysis, backends, qa_chart, routers, variant_model
 
 
 def schema() -> Schema:
@@ -23,8 +23,9 @@ def schema() -> Schema:
             "shadow": obj({"model": variant_model()}, ["model"]),
             "mirror": obj({"percent": PERCENT}, ["percent"]),
             **routers("istio", "gateway-api"),
+            **backends(),
             "compare": compare,
             "analysis": analysis("minAgreement"),
         },
-        ["primary", "shadow", "mirror"],
+        ["primary", "shadow", "mirror", "backend", "seldon"],
     )
