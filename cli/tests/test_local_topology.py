@@ -130,3 +130,11 @@ def test_a_cluster_tracking_server_is_the_local_store_and_the_rest_is_said() -> 
     assert all("MLFLOW_TRACKING_URI" not in p.env for p in found.processes)
     assert any("the local MLflow store" in note for note in found.notes)
     assert any("ScaledObject: not emulated" in note for note in topology("asynchronous").notes)
+
+
+@pytest.mark.parametrize("backend", ["seldon-core-v1", "seldon-core-v2"])
+def test_a_seldon_backend_is_refused_with_the_way_to_run_it_here(backend: str) -> None:
+    models = {role: {"model": {"uri": f"gs://models/iris-{role}"}} for role in ("primary", "shadow")}
+    found = topology("shadow-ab", {**models, "backend": backend, "compare": {"enabled": False}})
+    assert len(found.problems) == 1  # said once, not once per Seldon object
+    assert "`mlpatterns up` runs the kserve backend (leave backend unset)" in found.problems[0]

@@ -51,6 +51,8 @@ IGNORED = {
     "Service": None,
     "InferenceGraph": None,  # the gateway runs its router
 }
+# Seldon's resources need Seldon's operator and servers: `up` runs the kserve backend's topology.
+SELDON = {"SeldonDeployment", "Model", "Experiment", "Pipeline"}
 ROUTING = {"VirtualService", "DestinationRule", "HTTPRoute", "EnvoyFilter", "InferenceService", "InferenceGraph"}
 
 
@@ -140,6 +142,12 @@ def build(documents: list[dict[str, Any]], options: Options) -> Topology:
             _workload(document, document["spec"]["template"], options, topology)
         elif kind in ("CronJob", "Job"):
             _job(document, options, topology)
+        elif kind in SELDON:
+            if not seen_kinds & SELDON:
+                topology.problems.append(
+                    f"{kind}/{document['metadata']['name']}: the Seldon backends need Seldon's operator; `mlpatterns "
+                    "up` runs the kserve backend (leave backend unset), and `mlpatterns validate` checks this one"
+                )
         elif kind in IGNORED:
             reason = IGNORED[kind]
             if reason and kind not in seen_kinds:
