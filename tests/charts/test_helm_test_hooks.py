@@ -66,6 +66,19 @@ def test_the_synchronous_helm_test_predicts(servers: ServerFactory, model_dir: P
     assert "prediction ok" in passed.stdout
 
 
+@pytest.mark.parametrize(("backend", "path"), [("seldon-core-v1", "/api/v1.0/predictions"),
+                                               ("seldon-core-v2", "/v2/models/iris/infer")])  # fmt: skip
+def test_the_graph_helm_test_speaks_seldons_protocols(
+    servers: ServerFactory, model_dir: Path, backend: str, path: str
+) -> None:
+    # The kit's server answers both: SeldonMessage as Seldon Core 1's executor does, v2 as Seldon Core 2.
+    server = servers("--model_dir", str(model_dir))
+    chain = [{"model": "screen"}, {"model": "classify", "data": "$response", "mapPredictionsToInstances": True}]
+    passed = helm_test("microservice-vertical", {"backend": backend, "sequence": chain}, URL=f"{server.url}{path}")
+    assert passed.returncode == 0, passed.stderr
+    assert "prediction ok" in passed.stdout
+
+
 def test_the_prediction_log_helm_test_follows_its_event_into_parquet(
     servers: ServerFactory, model_dir: Path, tmp_path: Path, redis_of_this_test: str
 ) -> None:
