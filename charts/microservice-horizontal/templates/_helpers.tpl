@@ -39,29 +39,3 @@ microservice-horizontal.weights: each model's weight, for the methods that weigh
 {{- end -}}
 {{- toYaml $weights -}}
 {{- end -}}
-
-{{/*
-microservice-horizontal.seldonAggregator: the aggregator as the container of Seldon Core 1's
-COMBINER node, with .names its children in order.
-*/}}
-{{- define "microservice-horizontal.seldonAggregator" -}}
-{{- $root := .root -}}
-{{- $values := include "mlpatterns.variantValues" (dict "root" $root "name" "aggregator" "role" "aggregator" "model" dict) | fromYaml -}}
-{{- $ctx := dict "Values" $values "Release" $root.Release "Chart" $root.Chart "Capabilities" $root.Capabilities "Template" $root.Template -}}
-name: aggregator
-image: {{ include "mlpatterns.image" (dict "image" $root.Values.image "root" $root) }}
-imagePullPolicy: {{ $root.Values.image.pullPolicy }}
-args:
-  {{- include "mlpatterns.aggregatorArgs" (dict "root" $root "name" "aggregator" "steps" .names "weights" (include "microservice-horizontal.weights" $root | fromYaml)) | nindent 2 }}
-ports:
-  - name: http
-    containerPort: 8080
-    protocol: TCP
-{{ include "mlpatterns.serverProbes" $ctx }}
-resources:
-  {{- toYaml $root.Values.aggregator.resources | nindent 2 }}
-securityContext:
-  {{- include "mlpatterns.containerSecurityContext" $ctx | nindent 2 }}
-volumeMounts:
-  {{- include "mlpatterns.tmpVolumeMount" $ctx | nindent 2 }}
-{{- end -}}

@@ -135,6 +135,32 @@ Usage: args: {{- include "mlpatterns.aggregatorArgs" (dict "root" . "name" "aggr
 {{- end -}}
 
 {{/*
+mlpatterns.aggregatorContainer: the server in aggregate mode as a container named .container, its
+one port (8080, /metrics included) named .port: KServe's aggregator step, or the container of
+Seldon Core 1's COMBINER node. .name, .steps and .weights are mlpatterns.aggregatorArgs'.
+Usage: containers: - {{- include "mlpatterns.aggregatorContainer" (dict "root" . "container" "aggregator" "port" "http" "name" "aggregator" "steps" $names "weights" $weights) | nindent 8 }}
+*/}}
+{{- define "mlpatterns.aggregatorContainer" -}}
+{{- $root := .root -}}
+name: {{ .container }}
+image: {{ include "mlpatterns.image" (dict "image" $root.Values.image "root" $root) }}
+imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+args:
+  {{- include "mlpatterns.aggregatorArgs" . | nindent 2 }}
+ports:
+  - name: {{ .port }}
+    containerPort: 8080
+    protocol: TCP
+{{ include "mlpatterns.serverProbes" $root }}
+resources:
+  {{- toYaml $root.Values.aggregator.resources | nindent 2 }}
+securityContext:
+  {{- include "mlpatterns.containerSecurityContext" $root | nindent 2 }}
+volumeMounts:
+  {{- include "mlpatterns.tmpVolumeMount" $root | nindent 2 }}
+{{- end -}}
+
+{{/*
 mlpatterns.aggregator: the InferenceService of an Ensemble's aggregator step (<fullname>-<.name>):
 the model server image in its aggregate mode, no model, combining the steps' answers by
 .Values.aggregator.method; .steps lists the Ensemble's steps in order, .weights their weights.
@@ -148,7 +174,6 @@ Usage: {{ include "mlpatterns.aggregator" (dict "root" . "name" "aggregator" "st
 {{- /* It serves /metrics on its one port: no --metrics_port of its own. */ -}}
 {{- $_ = set $values "monitoring" (merge (dict "port" 0) (omit $root.Values.monitoring "port")) -}}
 {{- $ctx := dict "Values" $values "Release" $root.Release "Chart" $root.Chart "Capabilities" $root.Capabilities "Template" $root.Template -}}
-{{- $agg := $root.Values.aggregator -}}
 apiVersion: serving.kserve.io/v1beta1
 kind: InferenceService
 metadata:
@@ -165,20 +190,7 @@ spec:
     volumes:
       {{- include "mlpatterns.tmpVolume" (dict "size" $root.Values.server.tmpSize) | nindent 6 }}
     containers:
-      - name: kserve-container
-        image: {{ include "mlpatterns.image" (dict "image" $root.Values.image "root" $root) }}
-        imagePullPolicy: {{ $root.Values.image.pullPolicy }}
-        args:
-          {{- include "mlpatterns.aggregatorArgs" . | nindent 10 }}
-        ports:
-          {{- include "mlpatterns.serverPorts" (dict "root" $ctx "name" "http1") | nindent 10 }}
-        {{- include "mlpatterns.serverProbes" $ctx | nindent 8 }}
-        resources:
-          {{- toYaml $agg.resources | nindent 10 }}
-        securityContext:
-          {{- include "mlpatterns.containerSecurityContext" $ctx | nindent 10 }}
-        volumeMounts:
-          {{- include "mlpatterns.tmpVolumeMount" $ctx | nindent 10 }}
+      - {{- include "mlpatterns.aggregatorContainer" (merge (dict "container" "kserve-container" "port" "http1") .) | nindent 8 }}
 {{- $selector := include "mlpatterns.inferenceServiceSelector" (dict "root" $ctx) }}
 ---
 {{ include "mlpatterns.meshPolicies" (dict "root" $ctx "selector" $selector) }}

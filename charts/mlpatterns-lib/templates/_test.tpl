@@ -107,8 +107,12 @@ request = urllib.request.Request(
 with urllib.request.urlopen(request, timeout=60) as answer:
     assert answer.status == 200, answer.status
     document = json.load(answer)
-predictions = {"seldon": lambda: document["data"]["ndarray"], "v2": lambda: document["outputs"][0]["data"]}.get(
-    protocol, lambda: document["predictions"])()
+if protocol == "seldon":
+    predictions = document["data"]["ndarray"]
+elif protocol == "v2":
+    predictions = document["outputs"][0]["data"]
+else:
+    predictions = document["predictions"]
 assert len(predictions) == len(instances), predictions
 expected = json.loads(os.environ["EXPECTED"])
 assert expected is None or predictions == expected, (predictions, expected)

@@ -33,7 +33,7 @@ from mlpatterns_server.errors import (
 from mlpatterns_server.metrics import ServerMetrics
 from mlpatterns_server.model import ServedModel
 from mlpatterns_server.protocol import v2
-from mlpatterns_server.protocol.codecs import SELDON, V1, V2, Codec
+from mlpatterns_server.protocol.codecs import SELDON, V1, V2, Codec, error_body
 from mlpatterns_server.protocol.jsonio import dump_json
 from mlpatterns_server.request_body import BodyBudget, read_body
 from mlpatterns_server.settings import HttpSettings, ServerSettings
@@ -88,8 +88,11 @@ def metrics_route(exposition: Callable[[str], tuple[bytes, str]]) -> Route:
     return Route("/metrics", metrics)
 
 
-def error_response(error: ServerError, headers: dict[str, str] | None = None) -> Response:
-    response = json_response({"error": error.message}, error.status_code)
+def error_response(
+    error: ServerError, headers: dict[str, str] | None = None, body: Callable[[int, str], bytes] = error_body
+) -> Response:
+    """The error's answer, in KServe's shape unless `body` is another protocol's (a codec's error_body)."""
+    response = Response(body(error.status_code, error.message), status_code=error.status_code, media_type=JSON)
     if error.closes_connection:
         response.headers["connection"] = "close"
     for name, value in (headers or {}).items():

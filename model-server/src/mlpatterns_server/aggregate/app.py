@@ -24,6 +24,7 @@ from mlpatterns_server.dataplane.stages import IDENTITY_HEADERS
 from mlpatterns_server.errors import InvalidInput, MethodNotAllowed, ModelNotFound, RouteNotFound, ServerError
 from mlpatterns_server.metrics import ServerMetrics
 from mlpatterns_server.protocol import seldon
+from mlpatterns_server.protocol.codecs import error_body
 from mlpatterns_server.protocol.jsonio import dump_json
 from mlpatterns_server.request_body import BodyBudget, read_body
 
@@ -73,15 +74,12 @@ class Aggregator:
                 result = {"data": {"names": [], "ndarray": result["predictions"]}}
             response = Response(dump_json(result), media_type="application/json", headers=headers)
         except ServerError as error:
-            response = error_response(error, headers)
-            if seldon_api:
-                response.body = seldon.error_body(error.status_code, error.message)
-                response.headers["content-length"] = str(len(response.body))
+            response = error_response(error, headers, seldon.error_body if seldon_api else error_body)
         except Exception:
             log.exception("aggregation failed for request %s", request_id)
             message = f"internal error while aggregating (request {request_id}); see the server log"
-            response = json_response({"error": message}, 500)
-            response.headers.update(headers)
+            response = Response((seldon.error_body if seldon_api else error_body)(500, message), 500, headers,
+                                "application/json")  # fmt: skip
         self.metrics.observe(response.status_code, time.perf_counter() - started)
         return response
 

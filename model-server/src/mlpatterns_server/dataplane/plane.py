@@ -28,7 +28,6 @@ from mlpatterns_server.predlog.log import PredictionLog
 from mlpatterns_server.predlog.sinks import make_sink
 from mlpatterns_server.predlog.spool import Spool
 from mlpatterns_server.protocol.codecs import Codec, Decoded
-from mlpatterns_server.protocol.codecs import error_body as kserve_error_body
 from mlpatterns_server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -44,9 +43,9 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def error(cls, error: ServerError, codec: Codec | None = None) -> Answer:
-        """The error in the protocol's own shape (KServe's {"error": ...} by default)."""
-        body = (codec.error_body if codec else kserve_error_body)(error.status_code, error.message)
+    def error(cls, error: ServerError, codec: Codec) -> Answer:
+        """The error in the protocol's own shape (KServe's {"error": ...}, Seldon's status)."""
+        body = codec.error_body(error.status_code, error.message)
         # An answer that closes the connection: the rest of that request is not worth reading.
         headers = {"connection": "close"} if error.closes_connection else {}
         return cls(error.status_code, body, headers=headers)

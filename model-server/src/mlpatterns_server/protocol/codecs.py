@@ -75,9 +75,9 @@ class V2Codec:
         return v2.encode(decoded.request, model.name, model.version, request_id, outputs)
 
 
-class SeldonCodec:
+class SeldonCodec(V1Codec):
     """Seldon Core's SeldonMessage: data.ndarray, data.tensor or jsonData in, the same kind out
-    with the model's v1 output; errors as a SeldonMessage status."""
+    with the model's v1 output (what v1 answers, in Seldon's envelope); errors as its status."""
 
     name = "seldon"
     error_body = staticmethod(seldon.error_body)
@@ -85,12 +85,6 @@ class SeldonCodec:
     def decode(self, body: bytes, specs: Sequence[TensorSpec], binary_header: str | None) -> Decoded:
         tensors, request = seldon.decode(body, specs)
         return Decoded(tensors, (), request)
-
-    def offloadable(self, binary_header: str | None) -> bool:
-        return True
-
-    def outputs(self, decoded: Decoded, model: ServedModel) -> tuple[str, ...]:
-        return (model.v1_output,)
 
     def encode(
         self, decoded: Decoded, model: ServedModel, request_id: str, outputs: dict[str, np.ndarray]
