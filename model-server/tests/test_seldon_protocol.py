@@ -84,7 +84,7 @@ def test_bad_messages_are_a_seldon_style_400(iris_server: Server, iris: Iris, bo
 
 
 def test_malformed_json_and_form_are_seldon_style(iris_server: Server) -> None:
-    for body in (b'{"data": {"ndarray": [[5.1', b"json=%ZZ&json"):
+    for body in (b'{"data": {"ndarray": [[5.1', b"json=%ZZ&json", b"json=", b"json=&x=1"):
         answer = httpx.post(f"{iris_server.url}/predict", content=body)
         assert answer.status_code == 400
         assert answer.json()["status"]["code"] == 400

@@ -113,6 +113,8 @@ def _json_of(body: bytes) -> bytes:
         fields = parse_qs(body.decode("utf-8"), strict_parsing=True, max_num_fields=8)
     except (UnicodeDecodeError, ValueError) as error:
         raise InvalidInput(f"form-encoded body cannot be read: {error}") from None
+    if "json" not in fields:
+        raise InvalidInput("the form field 'json' is empty; send the SeldonMessage in it")
     return fields["json"][0].encode()
 
 
