@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -91,28 +92,49 @@ def test_missing_object_fails_at_once_with_the_reason(
     start_server: ServerFactory, s3_server: S3Server, iris: Iris, tmp_path: Path
 ) -> None:
     _upload(s3_server, iris, "other", "iris/model.joblib")
+    downloads = str(tmp_path / "downloads")
     server = start_server(
-        "--model_uri", "s3://other/absent", "--download_dir", str(tmp_path), env=s3_server.env, wait=False
+        "--model_uri", "s3://other/absent", "--download_dir", downloads, env=s3_server.env, wait=False
     )
     assert server.process.wait_exit(timeout=60) == 1
     logs = server.process.logs()
     assert "cannot serve model 'iris': cannot fetch s3://other/absent" in logs
     assert "No model found" in logs
     assert "retrying" not in logs
+    assert list((tmp_path / "downloads").iterdir()) == [], "a failed fetch leaves no folder behind"
 
 
-def test_http(start_server: ServerFactory, iris: Iris, tmp_path: Path) -> None:
+def test_http_and_the_download_is_removed_when_the_server_ends(
+    start_server: ServerFactory, iris: Iris, tmp_path: Path
+) -> None:
     port = free_port()
     files = ManagedProcess(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(iris.joblib_dir)],
         tmp_path / "http.log",
     )
+    downloads = tmp_path / "downloads"
+    # A folder of a server that was killed (its process is gone): removed at the next start.
+    abandoned = downloads / f"iris-{_dead_pid()}-k1ll3d"
+    (abandoned / "model.joblib").parent.mkdir(parents=True)
+    (abandoned / "model.joblib").write_bytes(b"a model's copy")
     try:
         files.wait_http(f"http://127.0.0.1:{port}/", timeout=30)
-        server = start_server("--model_uri", f"http://127.0.0.1:{port}/model.joblib", "--download_dir", str(tmp_path))
+        server = start_server("--model_uri", f"http://127.0.0.1:{port}/model.joblib", "--download_dir", str(downloads))
         _predicts(server.predict_url, iris)
+        (own,) = downloads.iterdir()
+        assert own.name.startswith(f"iris-{server.process.pid}-")
+        assert (own / "model.joblib").is_file()
+        server.process.terminate_gracefully()
+        assert list(downloads.iterdir()) == []
     finally:
         files.stop()
+
+
+def _dead_pid() -> int:
+    """The id of a process that has exited."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def test_pvc(start_server: ServerFactory, iris: Iris, tmp_path: Path) -> None:

@@ -205,20 +205,21 @@ def with_model(settings: M, run: Callable[[M, LoadedModel, float], int | None]) 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
     from mlpatterns_server.loading.formats import load_model
-    from mlpatterns_server.loading.storage import content_digest, fetch_model
+    from mlpatterns_server.loading.storage import content_digest, download_folder, fetch_model
 
     log.info("fetching model '%s' from %s", settings.model_name, settings.model_uri or settings.model_dir)
-    try:
-        fetched = fetch_model(settings)
-        started = time.perf_counter()
-        loaded = load_model(fetched.path, settings.model_format, settings.skops_trusted_types)
-        load_seconds = time.perf_counter() - started
-    except ModelLoadError as error:
-        log.error("cannot serve model '%s': %s", settings.model_name, error.message)
-        return 1
-    version = settings.model_version or fetched.registry_version or content_digest(fetched.path)
-    settings = settings.model_copy(update={"model_dir": str(fetched.path), "model_uri": None, "model_version": version})
-    return run(settings, loaded, load_seconds) or 0
+    with download_folder(settings) as target:
+        try:
+            fetched = fetch_model(settings, target)
+            started = time.perf_counter()
+            loaded = load_model(fetched.path, settings.model_format, settings.skops_trusted_types)
+            load_seconds = time.perf_counter() - started
+        except ModelLoadError as error:
+            log.error("cannot serve model '%s': %s", settings.model_name, error.message)
+            return 1
+        version = settings.model_version or fetched.registry_version or content_digest(fetched.path)
+        update = {"model_dir": str(fetched.path), "model_uri": None, "model_version": version}
+        return run(settings.model_copy(update=update), loaded, load_seconds) or 0
 
 
 def serve(settings: ServerSettings, loaded: LoadedModel, load_seconds: float) -> None:
