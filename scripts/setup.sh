@@ -10,7 +10,7 @@ PYTHON="${PYTHON:-python3.11}"
 UV_SPEC="uv>=0.13,<0.14"
 CHECKOV_SPEC="checkov>=3.3,<3.4"
 SELDON_SPEC="seldon-core>=1.19,<1.20"
-SYSTEM_TOOLS=(redis-server:redis-server promtool:prometheus prometheus:prometheus wrk:wrk curl:curl luajit:luajit)
+SYSTEM_TOOLS=(redis-server:redis-server promtool:prometheus prometheus:prometheus wrk:wrk curl:curl luajit:luajit zsh:zsh)
 
 missing=()
 for entry in "${SYSTEM_TOOLS[@]}"; do

@@ -5,6 +5,7 @@ training run registered. Prometheus is left out here to keep each start short.""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,7 +22,8 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from tests.support.local_up import Up
+from tests.support.local_up import Up, alive
+from tests.support.processes import free_port
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 
@@ -141,3 +143,38 @@ def test_batch_training_registers_a_model_in_the_local_store(tmp_path: Path) -> 
     assert "the local MLflow store" in done.stdout
     registry = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
     assert [str(version.version) for version in registry.search_model_versions("name='iris'")] == ["1"]
+
+
+def test_up_detached_says_what_became_ready_and_renders_with_release_and_namespace(
+    models: dict[str, Path], tmp_path: Path
+) -> None:
+    """`up RELEASE CHART -n NS -d`: one line per process as it is ready, back at the prompt once all
+    are, the release and namespace in what runs; `down` ends it all."""
+    env = {**os.environ, "MLPATTERNS_HOME": str(tmp_path / "home")}
+    port = free_port()
+    command = [sys.executable, "-m", "mlpatterns", "up", "team-a", "web-single", "-n", "models", "--port", str(port),
+               "--set", f"model.uri={models['iris']}", "--scrape-interval", "1", "--detach"]  # fmt: skip
+    started = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert started.returncode == 0, started.stdout + started.stderr
+    lines = started.stdout.splitlines()
+    assert lines[0].startswith("mlpatterns up web-single: starting ")
+    count = int(lines[0].split("starting ")[1].split()[0])
+    ready = [line.split()[1] for line in lines if line.strip().startswith("ready ")]
+    assert len(ready) == count
+    assert "team-a-web-single" in ready
+    assert "gateway" in ready
+    assert "in the background" in lines[-1]
+    state = json.loads((tmp_path / "home" / "up" / f"{port}.json").read_text())
+    answer = httpx.post(f"http://127.0.0.1:{port}/v1/models/iris:predict", json={"instances": [ROW]}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    if state["prometheus"]:
+        targets = httpx.get(f"{state['prometheus']}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+        assert {target["labels"]["namespace"] for target in targets} == {"models"}
+    stopped = subprocess.run([sys.executable, "-m", "mlpatterns", "down", "--port", str(port)], capture_output=True,
+                             text=True, timeout=120, env=env)  # fmt: skip
+    assert f"stopped web-single on port {port}" in stopped.stdout
+    pids = [state["pid"], *(process["pid"] for process in state["processes"])]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(pid) for pid in pids):
+        time.sleep(0.2)
+    assert not [pid for pid in pids if alive(pid)]

@@ -13,7 +13,7 @@ import pytest
 
 from mlpatterns.charts.sync import pattern_charts
 from mlpatterns.local.topology import PortPool, Topology
-from mlpatterns.local.up import plan
+from mlpatterns.local.up import Request, plan
 
 MODEL = "/models/iris"
 # Each chart pointed at a local model, as its docs tell users to run it.
@@ -47,7 +47,7 @@ _ports = itertools.count(20000)
 def topology(chart: str, values: dict[str, Any] | None = None, baked: Path | None = None) -> Topology:
     path = next(c for c in pattern_charts() if c.name == chart)
     given = LOCAL[chart] if values is None else values
-    return plan(path, given, baked, Path("/tmp/up-test"), PortPool(lambda: next(_ports)))
+    return plan(Request(path, given, baked_model=baked), Path("/tmp/up-test"), PortPool(lambda: next(_ports)))
 
 
 def arguments(found: Topology, name: str) -> list[str]:

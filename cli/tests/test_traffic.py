@@ -104,14 +104,12 @@ def test_the_commands_refuse_what_cannot_work(tmp_path: Path, monkeypatch: pytes
     assert main(["load", "http://127.0.0.1:9", "-H", "no-colon"]) == 2
     assert main(["watch", "--once"]) == 2
     assert main(["report"]) == 2
-    with pytest.raises(SystemExit):
-        main(["load", "online-ab", "--rps", "0"])
-    with pytest.raises(SystemExit):
-        main(["load", "online-ab", "--users", "-1"])
+    assert main(["load", "online-ab", "--rps", "0"]) == 2
+    assert main(["load", "online-ab", "--users", "-1"]) == 2
     printed = capsys.readouterr()
     text = printed.out + printed.err
     assert "online-ab is not running" in text
-    assert "--header 'no-colon' is not name: value" in text
+    assert "--header 'no-colon' is not NAME: VALUE" in text
     assert "nothing to watch: start a pattern with `mlpatterns up`" in text
     assert "no Prometheus: start a pattern with `mlpatterns up`" in text
     assert "must be above 0" in text

@@ -11,17 +11,24 @@ from typing import Any
 import helm_python as helm
 import yaml
 
+from mlpatterns.charts import value_paths
+from mlpatterns.errors import UserError
+
 KUBE_VERSION = "v1.30.0"
 RELEASE = "demo"
 NAMESPACE = "mlpatterns"
 
 
-class ChartError(Exception):
+class ChartError(UserError):
     """Values Helm refuses, or a template that fails: Helm's message, with value paths spelt the
-    way users type them (`--set` keys)."""
+    way users type them (`--set` keys) and, given the chart, the nearest key to one it lacks."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(readable(message))
+    def __init__(self, message: str, chart: Path | None = None) -> None:
+        super().__init__(_hinted(readable(message), chart))
+
+
+def _hinted(message: str, chart: Path | None) -> str:
+    return value_paths.with_hints(message, value_paths.schema_of(chart)) if chart else message
 
 
 def readable(helm_message: str) -> str:
@@ -122,7 +129,7 @@ def render(
         with helm.Chart.load(chart) as loaded:
             rendered = loaded.render(values=values, name=release, namespace=namespace, is_install=True)
     except helm.HelmError as error:
-        raise ChartError(str(error)) from None
+        raise ChartError(str(error), chart) from None
     manifests = []
     for template, text in sorted(rendered.items()):
         if not template.endswith((".yaml", ".yml")):
@@ -157,7 +164,7 @@ def lint(chart: Path, values: dict[str, Any] | None = None) -> list[str]:
     """Helm's lint findings at warning level and above (strict mode: warnings count)."""
     report = helm.lint(chart, values, strict=True, kube_version=KUBE_VERSION)
     findings = [f"{m['path']}: {m['error']}" for m in report.get("messages", []) if m.get("severity", 0) >= 2]
-    return [readable(finding) for finding in findings + [str(error) for error in report.get("errors", [])]]
+    return [_hinted(readable(finding), chart) for finding in findings + [str(e) for e in report.get("errors", [])]]
 
 
 def to_yaml(manifests: Sequence[Manifest]) -> str:

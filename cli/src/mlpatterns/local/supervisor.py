@@ -32,9 +32,10 @@ from rich.console import Console
 from rich.table import Table
 
 from mlpatterns.local import prometheus
-from mlpatterns.local.topology import Process, Topology
+from mlpatterns.local.topology import NAMESPACE, Process, Topology
 
 READY_SECONDS = 240.0
+PROGRESS_SECONDS = 10.0  # how often `up` says what is still starting
 STOP_SECONDS = 15.0
 BACKOFF_MAX = 30.0
 PR_SET_PDEATHSIG = 1
@@ -91,8 +92,10 @@ class Supervisor:
     def __init__(
         self, chart: str, topology: Topology, workdir: Path, port: int, console: Console,
         scrape_seconds: float = 5.0, with_prometheus: bool = True, model: str | None = None,
+        namespace: str = NAMESPACE,
     ) -> None:  # fmt: skip
         self.chart = chart
+        self.namespace = namespace
         self.topology = topology
         self.workdir = workdir
         self.port = port
@@ -104,6 +107,8 @@ class Supervisor:
         self.admin_port: int | None = None
         self.prometheus_port: int | None = None
         self.stopping = False
+        self.started = time.monotonic()
+        self.name_width = len("prometheus")
 
     # -- starting
 
@@ -121,16 +126,20 @@ class Supervisor:
 
     def start(self) -> None:
         services = self.topology.long_running
+        gateway = bool(self.topology.routing or self.topology.fallback)
+        prometheus_here = self.with_prometheus and prometheus.binary() is not None
+        count = len(services) + gateway + prometheus_here
+        self.console.print(f"mlpatterns up {self.chart}: starting {count} process{'es' if count != 1 else ''} ...")
+        self.started = time.monotonic()
+        self.name_width = max([len(process.name) for process in services] + [len("prometheus")])
         # Redis first: the servers that log or queue to it probe it at start.
-        for process in sorted(services, key=lambda p: p.program != "redis"):
-            self.spawn(process.name, self._command(process), process.env, process)
-            if process.program == "redis":
-                self._wait_ready(self.running[-1])
-        for running in self.running:
-            self._wait_ready(running)
-        if self.topology.routing or self.topology.fallback:
+        redis = [process for process in services if process.program == "redis"]
+        self._wait_all([self.spawn(process.name, self._command(process), process.env, process) for process in redis])
+        others = [process for process in services if process.program != "redis"]
+        self._wait_all([self.spawn(process.name, self._command(process), process.env, process) for process in others])
+        if gateway:
             self._start_gateway()
-        if self.with_prometheus and prometheus.binary():
+        if prometheus_here:
             self._start_prometheus()
         self.write_state()
 
@@ -142,12 +151,13 @@ class Supervisor:
     def _start_gateway(self) -> None:
         self.admin_port = free_port()
         config = {"documents": self.topology.routing, "services": self.topology.services,
-                  "fallback": self.topology.fallback, "port": self.port, "admin_port": self.admin_port}  # fmt: skip
+                  "fallback": self.topology.fallback, "port": self.port, "admin_port": self.admin_port,
+                  "namespace": self.namespace}  # fmt: skip
         path = self.workdir / "gateway.json"
         path.write_text(json.dumps(config))
         gateway = self.spawn("gateway", [sys.executable, "-m", "mlpatterns.local.gateway", str(path)], {})
-        self._wait_http(gateway, self.admin_port, "/ready")
-        self._wait_http(gateway, self.port, None)
+        self._wait_all([gateway], {gateway.name: [(self.admin_port, "/ready"), (self.port, None)]},
+                       {gateway.name: f"http://127.0.0.1:{self.port}"})  # fmt: skip
 
     def _start_prometheus(self) -> None:
         executable = prometheus.binary()
@@ -158,7 +168,7 @@ class Supervisor:
                 "address": f"127.0.0.1:{process.metrics[0]}",
                 "path": process.metrics[1],
                 "labels": {
-                    "namespace": "mlpatterns",
+                    "namespace": self.namespace,
                     "pod": process.name,
                     "component": process.component,
                     "chart": self.chart,
@@ -169,7 +179,7 @@ class Supervisor:
         ]
         if self.admin_port:
             targets.append({"name": "gateway", "address": f"127.0.0.1:{self.admin_port}", "path": "/metrics",
-                            "labels": {"namespace": "mlpatterns", "pod": "gateway", "component": "gateway",
+                            "labels": {"namespace": self.namespace, "pod": "gateway", "component": "gateway",
                                        "chart": self.chart}})  # fmt: skip
         folder = self.workdir / "prometheus"
         folder.mkdir(parents=True, exist_ok=True)
@@ -178,7 +188,8 @@ class Supervisor:
         self.prometheus_port = free_port()
         running = self.spawn("prometheus", prometheus.command(executable, config, folder / "data",
                                                               self.prometheus_port), {})  # fmt: skip
-        self._wait_http(running, self.prometheus_port, "/-/ready")
+        self._wait_all([running], {running.name: [(self.prometheus_port, "/-/ready")]},
+                       {running.name: f"http://127.0.0.1:{self.prometheus_port}"})  # fmt: skip
         self._wait_scraped(len(targets))
 
     def _wait_scraped(self, count: int) -> None:
@@ -198,30 +209,34 @@ class Supervisor:
         self.console.print("[yellow]prometheus has not scraped every process yet[/] (its targets: "
                            f"http://127.0.0.1:{self.prometheus_port}/targets)")  # fmt: skip
 
-    def _wait_ready(self, running: Running) -> None:
-        process = running.process
-        if process is None or process.ready is None:
-            return
-        port, path = process.ready
-        self._wait_http(running, port, path)
-
-    def _wait_http(self, running: Running, port: int, path: str | None) -> None:
-        """Until GET path answers 200 on port (a TCP connection when path is None)."""
+    def _wait_all(self, started: list[Running], probes: dict[str, list[tuple[int, str | None]]] | None = None,
+                  addresses: dict[str, str] | None = None) -> None:  # fmt: skip
+        """Until every process started answers its probes (its readiness probe by default): one line
+        for each as it becomes ready, and every PROGRESS_SECONDS one for those still starting."""
+        pending = {running.name: running for running in started}
+        left = {name: list((probes or {}).get(name) or _readiness(running)) for name, running in pending.items()}
         deadline = time.monotonic() + READY_SECONDS
-        while time.monotonic() < deadline:
-            if not running.alive:
-                raise StartFailed(f"{running.name} exited with {running.popen.returncode}:\n{running.tail()}")
-            try:
-                if path is None:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        return
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except (OSError, urllib.error.URLError):
-                pass
-            time.sleep(0.2)
-        raise StartFailed(f"{running.name} was not ready after {READY_SECONDS:g} s:\n{running.tail()}")
+        progress = time.monotonic() + PROGRESS_SECONDS
+        while pending:
+            for name, running in list(pending.items()):
+                if not running.alive:
+                    raise StartFailed(f"{name} exited with {running.popen.returncode}:\n{running.tail()}")
+                while left[name] and _answers(*left[name][0]):
+                    left[name].pop(0)
+                if not left[name]:
+                    del pending[name]
+                    where = (addresses or {}).get(name) or _address(running.process) or ""
+                    self.console.print(f"  [green]ready[/] {name:<{self.name_width}}  {where:<24} "
+                                       f"{time.monotonic() - self.started:5.1f} s")  # fmt: skip
+            now = time.monotonic()
+            if pending and now > deadline:
+                running = next(iter(pending.values()))
+                raise StartFailed(f"{running.name} was not ready after {READY_SECONDS:g} s:\n{running.tail()}")
+            if pending and now > progress:
+                progress = now + PROGRESS_SECONDS
+                self.console.print(f"  still starting: {', '.join(pending)} ({now - self.started:.0f} s)")
+            if pending:
+                time.sleep(0.2)
 
     # -- jobs
 
@@ -347,6 +362,23 @@ class Supervisor:
             return []
         with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/routes", timeout=5) as answer:
             return [f"not emulated by the gateway: {note}" for note in json.load(answer)["not_emulated"]]
+
+
+def _readiness(running: Running) -> list[tuple[int, str | None]]:
+    process = running.process
+    return [process.ready] if process and process.ready else []
+
+
+def _answers(port: int, path: str | None) -> bool:
+    """GET path answers 200 on port (a TCP connection is enough when path is None)."""
+    try:
+        if path is None:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
 
 
 def _address(process: Process | None) -> str | None:

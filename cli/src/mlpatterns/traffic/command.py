@@ -54,7 +54,10 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
     table.add_row("errors", f"{summary['errors']}  {summary['codes']}" if summary["errors"] else "0")
     if summary["skipped"]:
         table.add_row("not sent", f"{summary['skipped']} (too many requests open at once)")
-    table.add_row("latency", f"p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms")
+    # Measured here, from each request's scheduled send to its answer: the network and this
+    # generator's own queueing are in it, so it is at least the servers' histogram (`watch`).
+    table.add_row("client-side latency", f"p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms "
+                  "(scheduled send to answer)")  # fmt: skip
     for variant in summary["variants"]:
         answered = f"{variant['share']:.1%} ({variant['requests']}, version {variant['version'] or '?'})"
         table.add_row(f"answered by {variant['role']}", answered)

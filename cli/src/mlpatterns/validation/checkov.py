@@ -14,15 +14,16 @@ from typing import Any
 
 import yaml
 
+from mlpatterns.errors import UserError
 from mlpatterns.paths import REPOSITORY
 from mlpatterns.validation import Problem
 
 
-class CheckovUnavailable(Exception):
+class CheckovUnavailable(UserError):
     """checkov is not installed where the kit expects it."""
 
 
-class CheckovFailed(Exception):
+class CheckovFailed(UserError):
     """checkov itself failed (not a failed check: the scanner did not finish)."""
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlpatterns.errors import UserError
 from mlpatterns.validation.crds import INDEX, PACKAGED, crd_versions, schema_file
 
 # Upstream CRDs of kinds the kit renders that the reference folder lacks (Seldon Core 2's
@@ -56,7 +57,7 @@ KINDS: list[tuple[str, str]] = [
 SHARED_MIN_CHARS = 2000
 
 
-class UpstreamError(Exception):
+class UpstreamError(UserError):
     """The upstream folder lacks a kind the kit needs, or does not say where a file came from."""
 
 

@@ -19,6 +19,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from mlpatterns.errors import UserError
+
 TOP_LEVEL = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"}}
 # The packaged schemas, and the index that lists them with their upstream origin.
 PACKAGED = Path(__file__).resolve().parent / "crd_schemas"
@@ -27,7 +29,7 @@ INDEX = "index.json"
 Schemas = dict[tuple[str, str], dict[str, Any]]
 
 
-class MissingCrds(Exception):
+class MissingCrds(UserError):
     """The folder of upstream CRD schemas named by MLPATTERNS_CRDS_DIR is not there."""
 
 
