@@ -1,12 +1,14 @@
 """A newcomer's path, walked as the docs write it, on a fresh copy of the repository with nothing
 beside it (no ../shared): `make setup`, train with the pipeline, serve the champion with the
-README's command and ask it, render and validate the chart; then run the pipeline again (a tie
-keeps the champion), validate every chart, and run the docs' local blocks that build on that
-champion (model-in-image's export, preprocess-prediction's two processes).
+README's command and ask it, render and validate the chart; then `make setup` again (no install
+work), the README's shadow test of a second, different model, every chart validated, and the docs'
+local blocks that build on that champion (model-in-image's export, preprocess-prediction's two
+processes, the prediction cache's server alone).
 
-The blocks run through bash exactly as written, with two substitutions a shared machine needs:
+The blocks run through bash exactly as written, with the substitutions a shared machine needs:
 the servers' ports 8080 (the default, also through MLPATTERNS_HTTP_PORT) and 8081 become free
-ports, and MLPATTERNS_HOME is a folder of the test's instead of ~/.mlpatterns."""
+ports (`mlpatterns up` and `down` get --port), and MLPATTERNS_HOME is a folder of the test's
+instead of ~/.mlpatterns."""
 
 from __future__ import annotations
 
@@ -57,6 +59,7 @@ class Walk:
     def run(self, commands: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         for default, port in self.ports.items():
             commands = re.sub(rf"(localhost:|--http_port ){default}\b", rf"\g<1>{port}", commands)
+        commands = re.sub(r"(mlpatterns (?:up|down))\b", rf"\1 --port {self.ports['8080']}", commands)
         # Whatever a block starts in the background stops with it, even when a command fails.
         script = "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n" + commands
         return subprocess.run(
@@ -96,14 +99,34 @@ def test_the_readme_path_trains_serves_and_validates(readme_path: subprocess.Com
     assert not (walk.checkout / "mlruns").exists()
 
 
-def test_a_second_run_ties_and_keeps_the_champion(readme_path: subprocess.CompletedProcess[str], walk: Walk) -> None:
-    done = walk.run(".venv/bin/mlpatterns-pipelines run-local batch-training")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert re.search(
-        r"'iris' version 2 registered; challenger roc_auc (\S+) vs champion v1 \1: a tie, so the champion stays "
-        r"\(champion: v1\)",
-        done.stdout,
-    ), done.stdout
+def test_a_second_make_setup_does_no_install_work(readme_path: subprocess.CompletedProcess[str], walk: Walk) -> None:
+    assert "setup: syncing .venv with uv.lock" in readme_path.stdout, "the first run built the environment"
+    environment = walk.checkout / ".venv" / "pyvenv.cfg"
+    built = environment.stat().st_mtime_ns
+    done = walk.run("make setup")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"setup: \.venv is up to date \(\d+ locked packages\)", done.stdout), done.stdout
+    assert "syncing" not in done.stdout
+    assert "installing" not in done.stdout
+    assert environment.stat().st_mtime_ns == built, "the second run recreated .venv"
+
+
+def test_the_readme_shadow_test_compares_two_different_models(
+    readme_path: subprocess.CompletedProcess[str], walk: Walk
+) -> None:
+    done = walk.run(block(walk.checkout / "README.md", "shadow-ab-local"))
+    output = done.stdout
+    assert done.returncode == 0, output[-5000:] + done.stderr[-3000:]
+    assert re.search(r"'iris' version 2 registered; challenger .* less than the margin 1\S*, so the champion stays "
+                     r"\(champion: v1\)", output), output  # fmt: skip
+    assert "mlpatterns up: ready, in the background" in output
+    assert '{"predictions":[0]}' in output
+    assert re.search(r"answered by primary .*version 1\)", output), output
+    rows = {line.split("│")[3].strip(): line.split("│")[2].strip() for line in output.splitlines()
+            if line.count("│") >= 8 and line.split("│")[1].strip() == "iris"}  # fmt: skip
+    assert rows == {"primary": "1", "shadow": "2"}, output
+    assert re.search(r"shadow agreement of iris: \d+\.\d%", output), output
+    assert "stopped shadow-ab" in output
 
 
 def test_every_chart_validates_on_the_fresh_copy(readme_path: subprocess.CompletedProcess[str], walk: Walk) -> None:

@@ -1,6 +1,6 @@
 """`mlpatterns watch` without Prometheus reads the processes' /metrics twice and computes what the
 dashboards' queries would: rates, shares of live traffic, error ratios, histogram quantiles, cache
-hit ratio and shadow agreement. Against real exposition (prometheus-client's own HTTP server)."""
+lookups by result and shadow agreement. Against real exposition (prometheus-client's own HTTP server)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
+from mlpatterns.observe.command import cache_line
 from mlpatterns.observe.direct import _quantile, snapshot
 from tests.support.processes import free_port
 
@@ -57,6 +58,7 @@ def test_the_figures_are_the_differences_between_two_reads(exporter: tuple[str, 
         duration.labels("iris", "1", "primary").observe(0.5)
         cache.labels("iris", "hit").inc(3)
         cache.labels("iris", "miss").inc(1)
+        cache.labels("iris", "error").inc(4)  # Redis slow: predicted without the cache
         compared.labels("iris", "agree").inc(6)
         compared.labels("iris", "disagree").inc(4)
         compared.labels("iris", "missing").inc(50)
@@ -75,5 +77,10 @@ def test_the_figures_are_the_differences_between_two_reads(exporter: tuple[str, 
     assert rows["canary"].errors == 0
     assert rows["primary"].p50 == pytest.approx(0.01 * 5 / 9)
     assert 0.1 < (rows["primary"].p99 or 0) <= 1.0
-    assert view.cache_hit_ratio == {"iris": pytest.approx(0.75)}
+    cache = view.cache["iris"]
+    assert (cache.hit, cache.miss, cache.error) == (pytest.approx(3), pytest.approx(1), pytest.approx(4))
+    assert cache_line("iris", cache) == (
+        "cache of iris: 37.5% hits, 12.5% misses, 50.0% Redis errors "
+        "(4.0/s predicted without the cache: the dependency failed, the requests did not)"
+    )
     assert view.agreement == {"iris": pytest.approx(0.6)}  # the unpaired ones are not agreement

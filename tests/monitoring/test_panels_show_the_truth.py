@@ -31,6 +31,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from mlpatterns.monitoring import alerts
 from mlpatterns.monitoring.panels import DASHBOARDS, Panel, substitute
 from mlpatterns.observe.direct import read
+from mlpatterns.observe.figure import panels_of
 from mlpatterns.observe.prometheus_api import query
 from mlpatterns.paths import REPOSITORY
 from tests.support.local_up import Up
@@ -202,7 +203,11 @@ def test_shadow_agreement_and_missing_partners_are_what_was_planted(models: dict
         assert float(agreement.group(1)) == pytest.approx(60, abs=2)  # with the 3 warm-up rows
         assert "primary" in watched
         reported = cli(up, "report", "-o", str(tmp_path / "report.png"), "--minutes", "2")
-        assert "traffic share, latency, shadow agreement" in reported
+        drawn = reported.split(" (", 1)[1].split(")\n", 1)[0].split("; ")
+        # shadow-ab's panels (Overview and Shadow), the shadow's latency with the primary's; none of another pattern
+        assert drawn == [panel.title for panel in panels_of("shadow-ab")], reported
+        assert "Agreement rate" in drawn
+        assert "Cache hit ratio" not in reported
         assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"
     finally:
         up.interrupt()
@@ -279,8 +284,36 @@ def test_the_cache_hit_ratio_and_micro_batches_are_what_was_planted(models: dict
         # so shares are exact where rate x window is a few percent off.
         for result, count in counted.items():
             assert lookups[result] / sum(lookups.values()) == pytest.approx(count / 100, abs=0.02), (result, lookups)
+        dependency = by(measured.panel(panel("Cache dependency errors (predicted without the cache)")), "model")
+        assert dependency == {"iris": pytest.approx(counted["error"] / 100, abs=0.02)}
         assert by(measured.panel(panel("Mean micro-batch size")), "model")["iris"] >= 1
         measured.fires(set())
+        # `watch` tells the cache's own failures apart from failed requests, `report` draws the cache.
+        watched = cli(up, "watch", "--once", "--window", "1m")
+        shares = re.search(r"cache of iris: ([0-9.]+)% hits, ([0-9.]+)% misses, ([0-9.]+)% Redis errors", watched)
+        assert shares is not None, watched
+        assert float(shares[1]) == pytest.approx(100 * counted["hit"] / 100, abs=12), watched  # with the warm-up
+        assert ("predicted without the cache" in watched) == (float(shares[3]) > 0)
+        reported = cli(up, "report", "-o", str(tmp_path / "report.png"), "--minutes", "2")
+        for title in ("Cache hit ratio", "Cache dependency errors (predicted without the cache)"):
+            assert title in reported
+        assert "Agreement rate" not in reported, "no shadow panel for a pattern without a shadow"
+    finally:
+        up.interrupt()
+
+
+def test_watch_once_right_after_traffic_waits_for_prometheus_to_scrape_it(
+    models: dict[str, Path], tmp_path: Path
+) -> None:
+    """Requests sent just now are not in Prometheus until its next scrapes: `watch --once` waits
+    for them instead of saying there is no traffic."""
+    up = Up(tmp_path / "home", "web-single", f"model.uri={models['knn']}", extra=("--scrape-interval", "5"))
+    try:
+        for row in SETOSA[:3]:
+            assert predict(up.gateway, row).status_code == 200
+        watched = cli(up, "watch", "--once")
+        assert "no traffic yet" not in watched
+        assert re.search(r"│ iris\s+│ \S+\s+│ primary", watched), watched
     finally:
         up.interrupt()
 

@@ -1151,6 +1151,54 @@ mlpatterns.ruleGroup.<group>: an alert group, scoped to .namespace, with .thresh
         "type": "prometheus",
         "uid": "${datasource}"
       },
+      "description": "How often does Redis fail or answer later than cache.timeoutMs? Each such request is predicted as usual (the cache fails open): an error of the cache's dependency, not a failed request.",
+      "fieldConfig": {
+        "defaults": {
+          "custom": {
+            "fillOpacity": 5
+          },
+          "max": 1,
+          "min": 0,
+          "unit": "percentunit"
+        },
+        "overrides": []
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 0,
+        "y": 8
+      },
+      "options": {
+        "legend": {
+          "calcs": [],
+          "displayMode": "table",
+          "placement": "bottom",
+          "showLegend": true
+        },
+        "tooltip": {
+          "mode": "multi",
+          "sort": "asc"
+        }
+      },
+      "repeatDirection": "h",
+      "targets": [
+        {
+          "expr": "(sum by (model) (rate(mlpatterns_cache_requests_total{namespace=~\"$namespace\", model=~\"$model\", result=\"error\"}[$__rate_interval])) or sum by (model) (rate(mlpatterns_cache_requests_total{namespace=~\"$namespace\", model=~\"$model\"}[$__rate_interval])) * 0) / sum by (model) (rate(mlpatterns_cache_requests_total{namespace=~\"$namespace\", model=~\"$model\"}[$__rate_interval]))",
+          "legendFormat": "{{model}}",
+          "refId": "A"
+        }
+      ],
+      "title": "Cache dependency errors (predicted without the cache)",
+      "transformations": [],
+      "transparent": false,
+      "type": "timeseries"
+    },
+    {
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
       "description": "How many jobs wait or run?",
       "fieldConfig": {
         "defaults": {
@@ -1164,7 +1212,7 @@ mlpatterns.ruleGroup.<group>: an alert group, scoped to .namespace, with .thresh
       "gridPos": {
         "h": 8,
         "w": 12,
-        "x": 0,
+        "x": 12,
         "y": 8
       },
       "options": {
@@ -1210,8 +1258,8 @@ mlpatterns.ruleGroup.<group>: an alert group, scoped to .namespace, with .thresh
       "gridPos": {
         "h": 8,
         "w": 12,
-        "x": 12,
-        "y": 8
+        "x": 0,
+        "y": 16
       },
       "options": {
         "legend": {
@@ -1256,7 +1304,7 @@ mlpatterns.ruleGroup.<group>: an alert group, scoped to .namespace, with .thresh
       "gridPos": {
         "h": 8,
         "w": 12,
-        "x": 0,
+        "x": 12,
         "y": 16
       },
       "options": {
@@ -1302,8 +1350,8 @@ mlpatterns.ruleGroup.<group>: an alert group, scoped to .namespace, with .thresh
       "gridPos": {
         "h": 8,
         "w": 12,
-        "x": 12,
-        "y": 16
+        "x": 0,
+        "y": 24
       },
       "options": {
         "legend": {
@@ -1348,7 +1396,7 @@ mlpatterns.ruleGroup.<group>: an alert group, scoped to .namespace, with .thresh
       "gridPos": {
         "h": 8,
         "w": 12,
-        "x": 0,
+        "x": 12,
         "y": 24
       },
       "options": {
@@ -1397,8 +1445,8 @@ mlpatterns.ruleGroup.<group>: an alert group, scoped to .namespace, with .thresh
       "gridPos": {
         "h": 8,
         "w": 12,
-        "x": 12,
-        "y": 24
+        "x": 0,
+        "y": 32
       },
       "options": {
         "legend": {

@@ -34,6 +34,7 @@ class Panel:
     # What must run for the panel to have data: requests, variants, shadow, unpaired, cache, async, batching, log.
     needs: str = "requests"
     stacked: bool = False
+    report: bool = False  # drawn by `mlpatterns report` for the patterns whose dashboards hold it
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,14 @@ OVERVIEW = Dashboard(
     "Every model the kit serves: traffic, errors, latency and load time, by model, version and role.",
     (
         Panel("Requests per second", "How much traffic does each model, version and role answer?", "reqps",
-              (Query(f"sum by (model, version, role) ({_requests(SERVER)})", "{{model}} {{version}} {{role}}"),)),
+              (Query(f"sum by (model, version, role) ({_requests(SERVER)})", "{{model}} {{version}} {{role}}"),),
+              report=True),
         Panel("Error ratio (5xx)", "What share of requests does the server fail (4xx are the client's)?",
               "percentunit",
               (Query(ratio(_requests(f'{SERVER}, code=~"5.."'), _requests(SERVER), "model, version, role"),
-                     "{{model}} {{version}} {{role}}"),)),
+                     "{{model}} {{version}} {{role}}"),), report=True),
         Panel("Latency p50 / p95 / p99", "How long do answers take, at the median and in the tail?", "s",
-              _latency("model, version, role", "{{model}} {{version}} {{role}}")),
+              _latency("model, version, role", "{{model}} {{version}} {{role}}"), report=True),
         Panel("Requests in flight", "How many requests is each server answering right now?", "short",
               (Query("sum by (model, version, role) (mlpatterns_requests_in_flight{" + SERVER + "})",
                      "{{model}} {{version}} {{role}}"),)),
@@ -85,7 +87,7 @@ ONLINE_AB = Dashboard(
               "percentunit",
               (Query(f"sum by (namespace, model, role) ({_requests(f'{SERVER}, {LIVE}')})"
                      f" / ignoring (role) group_left sum by (namespace, model) ({_requests(f'{SERVER}, {LIVE}')})",
-                     "{{role}}"),), needs="variants", stacked=True),
+                     "{{role}}"),), needs="variants", stacked=True, report=True),
         Panel("Requests per second by variant", "How much traffic does each variant answer?", "reqps",
               (Query(f"sum by (role, version) ({_requests(f'{SERVER}, {LIVE}')})", "{{role}} {{version}}"),),
               needs="variants"),
@@ -97,7 +99,7 @@ ONLINE_AB = Dashboard(
                      "{{role}} {{version}}"),), needs="variants"),
         Panel("Latency p99 by variant", "Is a variant slower in the tail?", "s",
               (Query(quantile(0.99, "mlpatterns_request_duration_seconds", f"{SERVER}, {LIVE}", "role, version"),
-                     "{{role}} {{version}}"),), needs="variants"),
+                     "{{role}} {{version}}"),), needs="variants", report=True),
     ),
 )  # fmt: skip
 
@@ -113,7 +115,7 @@ SHADOW = Dashboard(
         Panel("Agreement rate", "How often does the shadow give the primary's answer?", "percentunit",
               (Query(ratio(rate("mlpatterns_shadow_comparisons_total", f'{MODEL}, result="agree"'),
                            rate("mlpatterns_shadow_comparisons_total", f"{MODEL}, {_COMPARED}"), "model"),
-                     "{{model}}"),), needs="shadow"),
+                     "{{model}}"),), needs="shadow", report=True),
         Panel("Disagreements by class", "Which primary class does the shadow answer differently, and with what?",
               "short",
               (Query("sum by (model, primary_class, shadow_class) ("
@@ -122,7 +124,7 @@ SHADOW = Dashboard(
         Panel("Latency difference (shadow minus primary)", "Is the candidate slower than the primary on a request?",
               "s",
               tuple(Query(quantile(q, "mlpatterns_shadow_latency_difference_seconds", MODEL, "model"),
-                          f"p{int(q * 100)} {{{{model}}}}") for q in (0.5, 0.99)), needs="shadow"),
+                          f"p{int(q * 100)} {{{{model}}}}") for q in (0.5, 0.99)), needs="shadow", report=True),
         Panel("Events missing a partner", "Are events lost on either side (a mirror not sent, a log dropped)?",
               "short",
               (Query("sum by (model, role) (" + rate("mlpatterns_shadow_unpaired_events_total", MODEL) + ")",
@@ -137,13 +139,22 @@ STATE = Dashboard(
     (
         Panel("Cache hit ratio", "What share of predictions come from the cache?", "percentunit",
               (Query(ratio(rate("mlpatterns_cache_requests_total", f'{MODEL}, result="hit"'),
-                           rate("mlpatterns_cache_requests_total", MODEL), "model"), "{{model}}"),), needs="cache"),
+                           rate("mlpatterns_cache_requests_total", MODEL), "model"), "{{model}}"),), needs="cache",
+              report=True),
         Panel("Cache lookups by result", "Is the cache answering, missing, or failing (errors: Redis down or slow)?",
               "reqps",
               (Query("sum by (model, result) (" + rate("mlpatterns_cache_requests_total", MODEL) + ")",
                      "{{model}} {{result}}"),), needs="cache", stacked=True),
+        Panel("Cache dependency errors (predicted without the cache)",
+              "How often does Redis fail or answer later than cache.timeoutMs? Each such request is predicted as "
+              "usual (the cache fails open): an error of the cache's dependency, not a failed request.",
+              "percentunit",
+              (Query(ratio(rate("mlpatterns_cache_requests_total", f'{MODEL}, result="error"'),
+                           rate("mlpatterns_cache_requests_total", MODEL), "model"), "{{model}}"),), needs="cache",
+              report=True),
         Panel("Async queue depth", "How many jobs wait or run?", "short",
-              (Query("max by (model) (mlpatterns_async_queue_depth{" + MODEL + "})", "{{model}}"),), needs="async"),
+              (Query("max by (model) (mlpatterns_async_queue_depth{" + MODEL + "})", "{{model}}"),), needs="async",
+              report=True),
         Panel("Async oldest job age", "How far behind are the workers (the age of the oldest unfinished job)?",
               "s",
               (Query("max by (model) (mlpatterns_async_oldest_job_seconds{" + MODEL + "})", "{{model}}"),),
@@ -156,10 +167,11 @@ STATE = Dashboard(
               needs="batching"),
         Panel("Mean micro-batch size", "How many rows does each predict call join?", "short",
               (Query("sum by (model) (" + rate("mlpatterns_batch_size_rows_sum", MODEL) + ") / sum by (model) ("
-                     + rate("mlpatterns_batch_size_rows_count", MODEL) + ")", "{{model}}"),), needs="batching"),
+                     + rate("mlpatterns_batch_size_rows_count", MODEL) + ")", "{{model}}"),), needs="batching",
+              report=True),
         Panel("Prediction-log events", "Are events sent, or dropped or failing on their way to the log?", "reqps",
               (Query("sum by (sink, result) (" + rate("mlpatterns_prediction_log_events_total", NAMESPACE) + ")",
-                     "{{sink}} {{result}}"),), needs="log", stacked=True),
+                     "{{sink}} {{result}}"),), needs="log", stacked=True, report=True),
     ),
 )  # fmt: skip
 

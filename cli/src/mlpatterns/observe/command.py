@@ -15,9 +15,10 @@ from rich.text import Text
 from mlpatterns.local.supervisor import states
 from mlpatterns.observe import direct
 from mlpatterns.observe.prometheus_api import PrometheusError, running_prometheus
-from mlpatterns.observe.views import Snapshot, snapshot
+from mlpatterns.observe.views import Cache, Snapshot, snapshot
 
 REFRESH_SECONDS = 2.0
+SETTLE_SECONDS = 20.0  # `--once` waits up to this for Prometheus to scrape requests already counted
 
 
 def _percent(number: float | None) -> str:
@@ -28,8 +29,10 @@ def _ms(seconds: float | None) -> str:
     return "-" if seconds is None or math.isnan(seconds) else f"{seconds * 1000:.1f} ms"
 
 
-def render(view: Snapshot, source: str, over: str) -> Group:
-    table = Table(title=f"mlpatterns watch: {source} (rates over {over})")
+def render(view: Snapshot, source: str, over: str, waiting: str = "") -> Group:
+    """The snapshot as a table per pattern; `waiting` says why it has no rows although requests
+    were counted (Prometheus has not scraped them yet)."""
+    table = Table(title=f"mlpatterns watch: {source} (rates over {over}; latency server-side)")
     for column in ("model", "version", "role", "req/s", "share", "errors", "p50", "p99"):
         table.add_column(column, justify="right" if column not in ("model", "version", "role") else "left")
     for row in view.rows:
@@ -37,12 +40,26 @@ def render(view: Snapshot, source: str, over: str) -> Group:
                       _ms(row.p50), _ms(row.p99))  # fmt: skip
     lines: list[Table | Text] = [table]
     if not view.rows:
-        lines.append(Text("no traffic yet: send some with `mlpatterns load <pattern>`"))
-    for model, ratio in sorted(view.cache_hit_ratio.items()):
-        lines.append(Text(f"cache hit ratio of {model}: {_percent(ratio)}"))
+        lines.append(Text(waiting or "no traffic yet: send some with `mlpatterns load <pattern>`"))
+    for model, cache in sorted(view.cache.items()):
+        lines.append(Text(cache_line(model, cache)))
+    for model, depth in sorted(view.queue_depth.items()):
+        lines.append(Text(f"async queue of {model}: {depth:g} jobs waiting or running"))
     for model, ratio in sorted(view.agreement.items()):
         lines.append(Text(f"shadow agreement of {model}: {_percent(ratio)}"))
     return Group(*lines)
+
+
+def cache_line(model: str, cache: Cache) -> str:
+    """Hits, misses and the cache's own failures: a Redis error or timeout is not a failed request
+    (it was predicted without the cache), so it is said apart from the request errors above."""
+    if not cache.lookups:
+        return f"cache of {model}: no lookups"
+    share = {result: getattr(cache, result) / cache.lookups for result in ("hit", "miss", "error")}
+    line = f"cache of {model}: {share['hit']:.1%} hits, {share['miss']:.1%} misses, {share['error']:.1%} Redis errors"
+    if cache.error:
+        line += f" ({cache.error:.1f}/s predicted without the cache: the dependency failed, the requests did not)"
+    return line
 
 
 def _prometheus(url: str | None, console: Console) -> list[tuple[str, str]]:
@@ -53,11 +70,23 @@ def _prometheus(url: str | None, console: Console) -> list[tuple[str, str]]:
     return found
 
 
-def _views(found: list[tuple[str, str | None, list[str]]], window: str, namespace: str) -> Group:
+def _views(found: list[tuple[str, str | None, list[str]]], window: str, namespace: str, settle: bool = False) -> Group:
+    """A view of each pattern. One whose Prometheus has no rates yet for requests its processes
+    counted (a series needs two scrapes to have a rate; once it has, it keeps one, 0 when traffic
+    stops) says it waits for the next scrape, and with `settle` (`--once`) is read again until
+    Prometheus has them (bounded): never "no traffic" of traffic not scraped yet."""
     views = []
     for chart, prometheus, metrics in found:
         if prometheus:
-            views.append(render(snapshot(prometheus, window, namespace), chart or prometheus, f"{window}"))
+            view, waiting = snapshot(prometheus, window, namespace), ""
+            started = time.monotonic()
+            while not view.rows and metrics and direct.requests_counted(metrics) > 0:
+                waiting = f"waiting for Prometheus' next scrape ({time.monotonic() - started:.0f} s)"
+                if not settle or time.monotonic() - started > SETTLE_SECONDS:
+                    break
+                time.sleep(1.0)
+                view = snapshot(prometheus, window, namespace)
+            views.append(render(view, chart or prometheus, f"{window}", waiting))
         else:
             direct_view = direct.snapshot(metrics, REFRESH_SECONDS)
             views.append(render(direct_view, chart, f"{REFRESH_SECONDS:g} s, from the processes' /metrics"))
@@ -82,7 +111,7 @@ def watch(url: str | None, window: str, namespace: str, once: bool, console: Con
         return 2
     try:
         if once:
-            console.print(_views(found, window, namespace))
+            console.print(_views(found, window, namespace, settle=True))
             return 0
         with Live(console=console, refresh_per_second=1) as live:
             while True:
@@ -102,10 +131,12 @@ def report(url: str | None, output: Path, minutes: float, namespace: str, consol
     if not found:
         return 2
     try:
-        drawn = draw(found, output, minutes, namespace)
+        drawn, empty = draw(found, output, minutes, namespace)
     except PrometheusError as error:
         console.print(f"[red]mlpatterns report: {error}[/]")
         return 1
-    panels = ", ".join(drawn) or f"no data in the last {minutes:g} minutes"
-    console.print(f"report: {output} ({panels})")
+    console.print(f"report: {output} ({'; '.join(drawn) or f'no data in the last {minutes:g} minutes'})",
+                  markup=False)  # fmt: skip
+    if empty:
+        console.print(f"  left out, no data in the last {minutes:g} minutes: {'; '.join(empty)}", markup=False)
     return 0

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from mlpatterns.observe.views import Row, Snapshot
+from mlpatterns.observe.views import Row, Snapshot, caches
 
 Sample = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 KEY = ("model", "version", "role")
@@ -87,10 +87,19 @@ def snapshot(metrics_urls: list[str], seconds: float) -> Snapshot:
     for key, row in rows.items():
         row.p50, row.p99 = _quantile(0.5, buckets.get(key, {})), _quantile(0.99, buckets.get(key, {}))
     ordered = sorted(rows.values(), key=lambda r: (r.model, r.role != "primary", r.role, r.version))
-    hits = _ratio(before, after, "mlpatterns_cache_requests_total", "hit", ("hit", "miss", "error"))
-    return Snapshot(
-        ordered, hits, _ratio(before, after, "mlpatterns_shadow_comparisons_total", "agree", ("agree", "disagree"))
-    )
+    lookups = {key: count / seconds for key, count in
+               _grouped(before, after, "mlpatterns_cache_requests_total", "model", "result").items()}  # fmt: skip
+    agreement = _ratio(before, after, "mlpatterns_shadow_comparisons_total", "agree", ("agree", "disagree"))
+    depth: dict[str, float] = defaultdict(float)
+    for (name, pairs), number in after.items():
+        if name == "mlpatterns_async_queue_depth":
+            depth[dict(pairs).get("model", "")] = max(depth[dict(pairs).get("model", "")], number)
+    return Snapshot(ordered, caches(lookups), agreement, dict(depth))
+
+
+def requests_counted(metrics_urls: list[str]) -> float:
+    """How many requests the processes have counted since they started."""
+    return sum(count for (name, _), count in read(metrics_urls).items() if name == "mlpatterns_requests_total")
 
 
 def _ratio(before: Sample, after: Sample, name: str, top: str, within: tuple[str, ...]) -> dict[str, float]:

@@ -3,7 +3,7 @@ and Grafana agree): the panel's query with the variables chosen."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlpatterns.monitoring.panels import ONLINE_AB, OVERVIEW, SHADOW, STATE, Dashboard, substitute
@@ -24,7 +24,8 @@ P99 = panel_query(OVERVIEW, "Latency p50 / p95 / p99", 2)
 SHARE = panel_query(ONLINE_AB, "Traffic share by variant")
 VARIANT_P50 = panel_query(ONLINE_AB, "Latency p50 by variant")
 VARIANT_P99 = panel_query(ONLINE_AB, "Latency p99 by variant")
-HIT_RATIO = panel_query(STATE, "Cache hit ratio")
+LOOKUPS = panel_query(STATE, "Cache lookups by result")
+QUEUE = panel_query(STATE, "Async queue depth")
 AGREEMENT = panel_query(SHADOW, "Agreement rate")
 
 
@@ -41,10 +42,25 @@ class Row:
 
 
 @dataclass
+class Cache:
+    """A model's cache lookups per second, by result: hit, miss, and error (Redis down or slower
+    than its timeout, each such request predicted without the cache)."""
+
+    hit: float = 0.0
+    miss: float = 0.0
+    error: float = 0.0
+
+    @property
+    def lookups(self) -> float:
+        return self.hit + self.miss + self.error
+
+
+@dataclass
 class Snapshot:
     rows: list[Row]
-    cache_hit_ratio: dict[str, float]
-    agreement: dict[str, float]
+    cache: dict[str, Cache] = field(default_factory=dict)
+    agreement: dict[str, float] = field(default_factory=dict)
+    queue_depth: dict[str, float] = field(default_factory=dict)
 
 
 def _by(samples: list[dict[str, Any]], *labels: str) -> dict[tuple[str, ...], float]:
@@ -65,5 +81,15 @@ def snapshot(url: str, window: str, namespace: str = ".*") -> Snapshot:
     for row in rows.values():
         row.share = shares.get((row.model, row.role))
     ordered = sorted(rows.values(), key=lambda r: (r.model, r.role != "primary", r.role, r.version))
-    return Snapshot(ordered, {k[0]: v for k, v in _by(run(HIT_RATIO), "model").items()},
-                    {k[0]: v for k, v in _by(run(AGREEMENT), "model").items()})  # fmt: skip
+    return Snapshot(ordered, caches(_by(run(LOOKUPS), "model", "result")),
+                    {k[0]: v for k, v in _by(run(AGREEMENT), "model").items()},
+                    {k[0]: v for k, v in _by(run(QUEUE), "model").items()})  # fmt: skip
+
+
+def caches(by_result: dict[tuple[str, ...], float]) -> dict[str, Cache]:
+    """{(model, result): lookups/s} as each model's Cache."""
+    found: dict[str, Cache] = {}
+    for (model, result), rate in by_result.items():
+        if result in ("hit", "miss", "error"):
+            setattr(found.setdefault(model, Cache()), result, rate)
+    return found
