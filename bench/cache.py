@@ -9,7 +9,7 @@ least 5x (b) in req/s at concurrency 32.
 (d) the Redis timeout (--cache_timeout_ms) on a busy machine: (c) at concurrency 32 with a
 CPU-bound process on every core beside it, for several timeouts; the share of lookups that gave up
 (each a request predicted without the cache) shows which default holds. Target: the default's
-share under 1%. Run: make bench-cache (BENCH_SECONDS to change the length)."""
+share under 1%. Run: .venv/bin/python -m bench.cache, or make bench (BENCH_SECONDS to change the length)."""
 
 from __future__ import annotations
 

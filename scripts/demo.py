@@ -94,19 +94,41 @@ def agreement(pattern: Pattern) -> float | None:
     return seen
 
 
+class Stages:
+    """The numbered stages, each ruled with the time it starts at and closed with how long it took."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.number = total, 0
+        self.started = self.stage_started = time.monotonic()
+
+    def next(self, title: str) -> None:
+        self.close()
+        self.number += 1
+        self.stage_started = time.monotonic()
+        console.rule(f"{self.number}/{self.total}  {title}  [dim](at {self.stage_started - self.started:.0f} s)[/]")
+
+    def close(self) -> None:
+        if self.number:
+            console.print(f"[dim]stage {self.number} took {time.monotonic() - self.stage_started:.0f} s[/]")
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
 def main() -> None:
-    started = time.monotonic()
+    stages = Stages(4)
     shutil.rmtree(WORK, ignore_errors=True)
     HOME.mkdir(parents=True)
     pipelines = str(BIN / "mlpatterns-pipelines")
 
-    console.rule("1/4  train v1 and v2 with the training pipeline (kfp.local), registered in MLflow")
+    stages.next("train v1 and v2 with the training pipeline (kfp.local), registered in MLflow")
     run([pipelines, "run-local", "batch-training"])
     run([pipelines, "run-local", "batch-training", "--param", "algorithm=logistic_regression"])
 
     patterns: list[Pattern] = []
     try:
-        console.rule("2/4  shadow AB test: v1 answers, v2 gets a mirrored copy of every request")
+        stages.next("shadow AB test: v1 answers, v2 gets a mirrored copy of every request")
         shadow = Pattern("shadow-ab", "primary.model.uri=models:/iris/1", "shadow.model.uri=models:/iris/2",
                          "compare.windowSeconds=3")  # fmt: skip
         patterns.append(shadow)
@@ -115,7 +137,7 @@ def main() -> None:
         load("shadow-ab", Plan(RPS, SECONDS, USERS), console)
         agreed = agreement(shadow)
 
-        console.rule("3/4  online AB test: 90% of users on v1, 10% on v2 (the canary)")
+        stages.next("online AB test: 90% of users on v1, 10% on v2 (the canary)")
         variants = [f"variants[{i}].{key}={value}" for i, (name, weight, version) in
                     enumerate((("primary", 90, 1), ("canary", 10, 2)))
                     for key, value in (("name", name), ("weight", weight), ("model.uri", f"models:/iris/{version}"),
@@ -126,22 +148,24 @@ def main() -> None:
                       style="bold")  # fmt: skip
         split = load("online-ab", Plan(RPS, SECONDS, USERS), console)
 
-        console.rule("4/4  the report: what the dashboards show, as a PNG")
+        stages.next("the report: what the dashboards show, as a PNG")
         console.print(f"$ .venv/bin/mlpatterns report -o {REPORT.relative_to(ROOT)} --minutes 3", style="bold")
         sources = [(p.chart, p.state["prometheus"]) for p in patterns]
-        drawn = draw(sources, REPORT, 3, "mlpatterns")
-        console.print(f"{REPORT.relative_to(ROOT)}: {', '.join(drawn)}")
+        drawn, _ = draw(sources, REPORT, 3, "mlpatterns")
+        console.print(f"{REPORT.relative_to(ROOT)}: {'; '.join(drawn)}")
     finally:
         for pattern in reversed(patterns):
             pattern.stop()
 
-    console.rule(f"done in {time.monotonic() - started:.0f} s; everything it started is stopped")
+    stages.close()
+    console.rule(f"done in {stages.elapsed:.0f} s; everything it started is stopped")
     if agreed is not None:
         console.print(f"shadow AB: v2 agreed with v1 on {agreed:.1%} of the mirrored requests")
     if split:
         shares = ", ".join(f"{v['role']} (v{v['version']}) {v['share']:.1%}" for v in split["variants"])
         console.print(
-            f"online AB: {shares} of {split['sent']} requests; p50 {split['p50_ms']} ms, p99 {split['p99_ms']} ms"
+            f"online AB: {shares} of {split['sent']} requests; "
+            f"client-side p50 {split['p50_ms']} ms, p99 {split['p99_ms']} ms"
         )
     console.print(f"report: {REPORT.relative_to(ROOT)}")
     console.print("next: charts/ (helm install a pattern), docs/observability.md (the dashboards and alerts),")

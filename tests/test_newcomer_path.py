@@ -58,7 +58,7 @@ class Walk:
 
     def run(self, commands: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         for default, port in self.ports.items():
-            commands = re.sub(rf"(localhost:|--http_port ){default}\b", rf"\g<1>{port}", commands)
+            commands = re.sub(rf"(localhost:|--http_port |--port ){default}\b", rf"\g<1>{port}", commands)
         commands = re.sub(r"(mlpatterns (?:up|down))\b", rf"\1 --port {self.ports['8080']}", commands)
         # Whatever a block starts in the background stops with it, even when a command fails.
         script = "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n" + commands
@@ -75,7 +75,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Walk:
     home = root / "home"
     unset = ("MLFLOW_TRACKING_URI", "MLPATTERNS_CRDS_DIR", "VIRTUAL_ENV", "MLPATTERNS_HOME")
     env = {key: value for key, value in os.environ.items() if key not in unset}
-    ports = {"8080": str(free_port()), "8081": str(free_port())}
+    ports = {"8080": str(free_port()), "8081": str(free_port()), "6379": str(free_port())}
     env |= {"MLPATTERNS_HOME": str(home), "MLPATTERNS_HTTP_PORT": ports["8080"]}
     return Walk(checkout, home, env, ports)
 
@@ -150,3 +150,11 @@ def test_the_preprocess_prediction_local_run(readme_path: subprocess.CompletedPr
     done = walk.run(block(walk.checkout / "docs" / "preprocess-prediction.md", "preprocess-prediction-local"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert '{"predictions":[0]}' in done.stdout
+
+
+def test_the_prediction_cache_server_alone(readme_path: subprocess.CompletedProcess[str], walk: Walk) -> None:
+    done = walk.run(block(walk.checkout / "docs" / "prediction-cache.md", "prediction-cache-local"))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.stdout.count('{"predictions":[0]}') == 2
+    assert 'mlpatterns_cache_requests_total{model="iris",result="hit"} 1.0' in done.stdout
+    assert 'mlpatterns_cache_requests_total{model="iris",result="miss"} 1.0' in done.stdout
