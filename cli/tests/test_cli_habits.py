@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -68,23 +69,21 @@ def test_help_says_which_options_repeat_and_the_default_release_and_namespace(
     assert "render" in text
 
 
-def manifests(text: str) -> list[dict[str, object]]:
-    return [document for document in yaml.safe_load_all(text) if document]
+def metadata(text: str) -> list[dict[str, Any]]:
+    """Each rendered object's metadata."""
+    return [document["metadata"] for document in yaml.safe_load_all(text) if document]
 
 
 def test_a_positional_release_and_namespace_reach_what_is_rendered(capsys: pytest.CaptureFixture[str]) -> None:
     status, text, err = run(capsys, "render", "team-a", "web-single", "-n", "models")
     assert status == 0, err
-    objects = manifests(text)
-    assert {o["metadata"]["namespace"] for o in objects if "namespace" in o["metadata"]} == {"models"}  # type: ignore[index,operator]
-    assert all(str(o["metadata"]["name"]).startswith("team-a") for o in objects), [  # type: ignore[index]
-        o["metadata"]["name"]
-        for o in objects  # type: ignore[index]
-    ]
+    objects = metadata(text)
+    assert {meta["namespace"] for meta in objects if "namespace" in meta} == {"models"}
+    assert all(str(meta["name"]).startswith("team-a") for meta in objects), [meta["name"] for meta in objects]
     _, by_option, _ = run(capsys, "render", "web-single", "--release", "team-a", "-n", "models")
     assert by_option == text
     _, default, _ = run(capsys, "render", "web-single")
-    assert all(str(o["metadata"]["name"]).startswith(usage.RELEASE) for o in manifests(default))  # type: ignore[index]
+    assert all(str(meta["name"]).startswith(usage.RELEASE) for meta in metadata(default))
 
 
 @pytest.mark.parametrize(

@@ -77,9 +77,9 @@ def test_the_figures_are_the_differences_between_two_reads(exporter: tuple[str, 
     assert rows["canary"].errors == 0
     assert rows["primary"].p50 == pytest.approx(0.01 * 5 / 9)
     assert 0.1 < (rows["primary"].p99 or 0) <= 1.0
-    cache = view.cache["iris"]
-    assert (cache.hit, cache.miss, cache.error) == (pytest.approx(3), pytest.approx(1), pytest.approx(4))
-    assert cache_line("iris", cache) == (
+    looked_up = view.cache["iris"]
+    assert [looked_up.hit, looked_up.miss, looked_up.error] == pytest.approx([3.0, 1.0, 4.0])
+    assert cache_line("iris", looked_up) == (
         "cache of iris: 37.5% hits, 12.5% misses, 50.0% Redis errors "
         "(4.0/s predicted without the cache: the dependency failed, the requests did not)"
     )
