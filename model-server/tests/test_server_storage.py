@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -192,3 +193,30 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def test_a_forked_child_ended_by_sigterm_leaves_the_download_in_place(tmp_path: Path) -> None:
+    """kserve-storage downloads S3 objects in a forked pool and ends its workers with SIGTERM: the
+    handler they inherit must not remove the model the server has just downloaded."""
+    from mlpatterns_server.loading.storage import download_folder
+    from mlpatterns_server.settings import ServerSettings
+
+    settings = ServerSettings(model_name="iris", model_uri="s3://bucket/iris", download_dir=str(tmp_path))
+    with download_folder(settings) as target:
+        assert target is not None
+        (target / "model.joblib").write_bytes(b"model")
+        started, running = os.pipe()
+        child = os.fork()
+        if child == 0:  # the pool's worker: says it runs, then waits to be ended
+            os.write(running, b"!")
+            time.sleep(60)
+            os._exit(0)
+        os.read(started, 1)  # a signal that lands before the child runs is dropped by Python's after-fork
+        os.close(started)
+        os.close(running)
+        os.kill(child, signal.SIGTERM)
+        _, status = os.waitpid(child, 0)
+        assert os.WIFSIGNALED(status)
+        assert os.WTERMSIG(status) == signal.SIGTERM
+        assert (target / "model.joblib").read_bytes() == b"model"
+    assert not target.exists(), "the server's own exit still removes it"

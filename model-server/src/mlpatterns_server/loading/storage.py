@@ -57,10 +57,15 @@ def download_folder(settings: ServerSettings) -> Iterator[Path | None]:
 
 def _removing_then_ending(folder: Path) -> Callable[[int, FrameType | None], None]:
     """SIGTERM's default ends the process on the spot, past every `finally`; uvicorn re-raises it
-    after its graceful shutdown. Remove the folder first, then end as the signal would."""
+    after its graceful shutdown. Remove the folder first, then end as the signal would. Only in
+    this process: forked children inherit the handler (kserve-storage downloads S3 objects in a
+    multiprocessing pool, which ends its workers with SIGTERM), and one must not remove the model
+    it has just downloaded."""
+    owner = os.getpid()
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        shutil.rmtree(folder, ignore_errors=True)
+        if os.getpid() == owner:
+            shutil.rmtree(folder, ignore_errors=True)
         signal.signal(signum, signal.SIG_DFL)
         signal.raise_signal(signum)
 
