@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from mlpatterns.catalogue import PATTERNS
 
@@ -298,24 +298,26 @@ def parser() -> Parser:
     return root
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
+_N = TypeVar("_N", int, float)
 
 
-def _users(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (no user header) or more, got {text}")
-    return value
+def _number(parse: Callable[[str], _N], kind: str, accepts: Callable[[_N], bool], rule: str) -> Callable[[str], _N]:
+    """An argparse type: `text` as a number of `kind`, refused with `rule` unless `accepts` it."""
+
+    def convert(text: str) -> _N:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not {kind}") from None
+        if not accepts(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+        return value
+
+    return convert
+
+
+_positive = _number(float, "a number", lambda value: value > 0, "above 0")
+_users = _number(int, "a whole number", lambda value: value >= 0, "0 (no user header) or more")
 
 
 def commands() -> dict[str, Parser]:
