@@ -201,7 +201,9 @@ def test_a_forked_child_ended_by_sigterm_leaves_the_download_in_place(tmp_path: 
     from mlpatterns_server.loading.storage import download_folder
     from mlpatterns_server.settings import ServerSettings
 
-    settings = ServerSettings(model_name="iris", model_uri="s3://bucket/iris", download_dir=str(tmp_path))
+    settings = ServerSettings.model_validate(
+        {"model_name": "iris", "model_uri": "s3://bucket/iris", "download_dir": str(tmp_path)}
+    )
     with download_folder(settings) as target:
         assert target is not None
         (target / "model.joblib").write_bytes(b"model")
