@@ -77,6 +77,7 @@ def test_a_charts_rules_see_only_its_namespace_and_take_its_thresholds() -> None
         "MlpatternsLatencyP99High",
         "MlpatternsShadowDisagreementHigh",
         "MlpatternsPredictionLogDropping",
+        "MlpatternsDeadLetters",
     }
     assert exprs["MlpatternsShadowDisagreementHigh"].endswith("> 0.2")
     assert exprs["MlpatternsLatencyP99High"].endswith("> 2")

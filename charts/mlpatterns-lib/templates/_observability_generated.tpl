@@ -1625,6 +1625,15 @@ mlpatterns.ruleGroup.<group>: an alert group, scoped to .namespace, with .thresh
       summary: '{{`{{ $labels.pod }}`}} drops prediction-log events ({{`{{ $labels.sink }}`}} sink)'
       description: 'Predictions are answered but not logged: the sink is down or slower than the traffic.'
       runbook: docs/observability.md#mlpatternspredictionlogdropping
+  - alert: MlpatternsDeadLetters
+    expr: sum by (namespace, consumer, reason) (increase(mlpatterns_dead_letters_total{namespace="{{ .namespace }}"}[10m])) > 0
+    for: 0m
+    labels:
+      severity: warning
+    annotations:
+      summary: '{{`{{ $labels.consumer }}`}} moved {{`{{ $value | humanize }}`}} entries to the dead letters ({{`{{ $labels.reason }}`}})'
+      description: 'Entries of the prediction-log stream were refused and kept aside: list them with `mlpatterns-server deadletters`, fix the writer or the reader, then re-drive them.'
+      runbook: docs/observability.md#mlpatternsdeadletters
 {{- end -}}
 
 {{- define "mlpatterns.ruleGroup.async" -}}

@@ -37,6 +37,7 @@ from mlpatterns_server.protocol.codecs import SELDON, V1, V2, Codec, error_body
 from mlpatterns_server.protocol.jsonio import dump_json
 from mlpatterns_server.request_body import BodyBudget, read_body
 from mlpatterns_server.settings import HttpSettings, ServerSettings
+from mlpatterns_server.worker_task import WorkerTask
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +62,20 @@ def json_response(document: Any, status: int = 200) -> Response:
     return Response(dump_json(document), status_code=status, media_type=JSON)
 
 
-def redis_health_routes(client: Any) -> list[Route]:
+def redis_health_routes(client: Any, worker: WorkerTask | None = None) -> list[Route]:
     """/v2/health/live, and /v2/health/ready while the Redis the process depends on answers: the
-    health of the front-ends with state (the async API, the collector, the comparison)."""
+    health of the front-ends with state (the async API, the collector, the comparison). With the
+    `worker` task they live for: not ready once it died, not live after its grace period."""
 
     async def live(request: Request) -> Response:
+        if worker is not None and worker.past_grace():
+            return json_response({"live": False, "reason": worker.problem()}, 503)
         return json_response({"live": True})
 
     async def ready(request: Request) -> Response:
+        problem = worker.problem() if worker is not None else None
+        if problem:
+            return json_response({"ready": False, "reason": problem}, 503)
         try:
             await client.ping()
         except Exception as error:

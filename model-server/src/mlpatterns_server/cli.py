@@ -160,6 +160,18 @@ def _run_aggregate(settings: Any) -> int:
     return run(settings)
 
 
+def _deadletters_settings() -> type[BaseSettings]:
+    from mlpatterns_server.predlog.deadletters_command import DeadLettersSettings
+
+    return DeadLettersSettings
+
+
+def _run_deadletters(settings: Any) -> int:
+    from mlpatterns_server.predlog.deadletters_command import run
+
+    return run(settings)
+
+
 COMMANDS = {
     "serve": Command(_serve_settings, lambda settings: with_model(settings, serve)),
     "async-api": Command(_async_api_settings, _run_async_api),
@@ -168,6 +180,7 @@ COMMANDS = {
     "collector": Command(_collector_settings, _run_collector),
     "compare": Command(_compare_settings, _run_compare),
     "aggregate": Command(_aggregate_settings, _run_aggregate),
+    "deadletters": Command(_deadletters_settings, _run_deadletters),
 }
 
 

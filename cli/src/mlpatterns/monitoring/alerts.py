@@ -119,6 +119,14 @@ ALERTS = (
         "Predictions are answered but not logged: the sink is down or slower than the traffic.",
     ),
     Alert(
+        "MlpatternsDeadLetters", "prediction-log",
+        lambda b: f"sum by (namespace, consumer, reason) (increase(mlpatterns_dead_letters_total{_sel(b)}[10m])) > 0",
+        "0m", "warning",
+        "{{ $labels.consumer }} moved {{ $value | humanize }} entries to the dead letters ({{ $labels.reason }})",
+        "Entries of the prediction-log stream were refused and kept aside: list them with `mlpatterns-server "
+        "deadletters`, fix the writer or the reader, then re-drive them.",
+    ),
+    Alert(
         "MlpatternsAsyncBacklogGrowing", "async",
         lambda b: f"max by (namespace, model) (deriv(mlpatterns_async_queue_depth{_sel(b)}[10m])) > 0"
                   f" and max by (namespace, model) (mlpatterns_async_queue_depth{_sel(b)}) > {b.threshold}",

@@ -5,7 +5,9 @@ written and each event's state says `landed <file>`. Files are named by the stre
 first event, and a restarted lander first re-reads the events it had not acknowledged, in order:
 the partition's first unacknowledged event is the first event of the file it was writing, so the
 file is rewritten under the same name, not written twice. At least once in, each event exactly
-once in what is landed."""
+once in what is landed. An entry that is not a valid event (predlog/schema.py), or a row Parquet
+refuses, is a dead letter in `<stream>:dead` and acknowledged; it never holds up another event, and
+a partition that cannot be written now (storage) does not hold up the others."""
 
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ import pyarrow.parquet as pq
 from mlpatterns_server.arrowfs import filesystem
 from mlpatterns_server.collector.metrics import CollectorMetrics
 from mlpatterns_server.collector.receiver import as_text, state_key
+from mlpatterns_server.predlog.deadletters import DeadLetters
+from mlpatterns_server.predlog.schema import InvalidEvent, parse
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +49,9 @@ SCHEMA = pa.schema(
 
 
 def row(entry_id: str, fields: dict[bytes, bytes]) -> dict[str, Any]:
-    """One stream entry as the row it lands as."""
+    """One stream entry as the row it lands as; InvalidEvent when it cannot be one."""
     if b"event" in fields:
-        event = orjson.loads(fields[b"event"])
+        event = parse(fields[b"event"])
         return {
             "event_id": entry_id, "request_id": str(event["request_id"]), "model": str(event["model"]),
             "version": str(event["version"]), "role": str(event["role"]),
@@ -55,6 +59,16 @@ def row(entry_id: str, fields: dict[bytes, bytes]) -> dict[str, Any]:
             "inputs": orjson.dumps(event["inputs"]).decode(), "outputs": orjson.dumps(event["outputs"]).decode(),
             "source": "server",
         }  # fmt: skip
+    try:
+        return _kserve_row(entry_id, fields)
+    except KeyError as error:
+        raise InvalidEvent("missing_field", f"the KServe logger entry has no {error}") from None
+    except (ValueError, TypeError, AttributeError) as error:
+        raise InvalidEvent("wrong_type", f"the KServe logger entry is malformed: {error}") from None
+
+
+def _kserve_row(entry_id: str, fields: dict[bytes, bytes]) -> dict[str, Any]:
+    """A joined request and response of KServe's logger, with the CloudEvent attributes as `meta`."""
     meta = orjson.loads(fields[b"meta"])
     # With a logger that sends one half only (logger mode request or response), the other is absent.
     response = _json(fields.get(b"response", b""))
@@ -124,6 +138,7 @@ class Lander:
         self.max_age = max_age_seconds
         self.state_ttl = state_ttl_seconds
         self.metrics = metrics
+        self.dead = DeadLetters(client, stream, group, metrics.dead_letters)
         self.partitions: dict[str, Partition] = {}
         self.held: set[str] = set()
         self.landed = 0
@@ -152,7 +167,7 @@ class Lander:
         await self._reread_own_pending()
         while not stopping.is_set():
             answer = await self.client.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=1000, block=200)
-            self._hold(answer[0][1] if answer else [])
+            await self._hold(answer[0][1] if answer else [])
             await self.flush(due_only=True)
             self._report()
             await self._read_backlog()
@@ -183,23 +198,23 @@ class Lander:
             entries = answer[0][1] if answer else []
             if not entries:
                 return
-            self._hold(entries)
+            await self._hold(entries)
             start = as_text(entries[-1][0])
 
-    def _hold(self, entries: Iterable[tuple[bytes | str, dict[bytes, bytes]]]) -> None:
+    async def _hold(self, entries: Iterable[tuple[bytes | str, dict[bytes, bytes]]]) -> None:
         for raw_id, fields in entries:
             entry_id = as_text(raw_id)
             if entry_id in self.held:
                 continue
             try:
                 values = row(entry_id, fields)
-            except (KeyError, ValueError, TypeError) as error:
-                log.warning("event %s is malformed (%s); landed as unknown", entry_id, error)
-                now = datetime.now(UTC)
-                values = {"event_id": entry_id, "request_id": "", "model": "unknown", "version": "", "role": "",
-                          "timestamp": now, "latency_ms": None, "inputs": "", "outputs": "",
-                          "source": "malformed"}  # fmt: skip
-            key = partition_of(values)
+                key = partition_of(values)
+            except InvalidEvent as error:
+                await self._bury(entry_id, fields, error.reason, str(error))
+                continue
+            except (OverflowError, ValueError) as error:  # a time that has no UTC date (year 9999 at +14:00)
+                await self._bury(entry_id, fields, "wrong_type", f"timestamp has no UTC date: {error}")
+                continue
             partition = self.partitions.get(key)
             if partition is None:
                 partition = self.partitions[key] = Partition(key)
@@ -207,6 +222,10 @@ class Lander:
             partition.rows.append(values)
             partition.states.append((values["request_id"], as_text(fields.get(b"where", b""))))
             self.held.add(entry_id)
+
+    async def _bury(self, entry_id: str, fields: dict[bytes, bytes], reason: str, detail: str) -> None:
+        await self.dead.send(entry_id, fields, reason, detail)
+        await self.client.xack(self.stream, self.group, entry_id)
 
     async def flush(self, due_only: bool) -> int:
         """Write the partitions that are due (all of them unless due_only); returns the events landed."""
@@ -222,21 +241,47 @@ class Lander:
             old = now - partition.started >= self.max_age
             if due_only and not (full or old):
                 continue
-            while partition.rows:
-                rows, ids = partition.rows[: self.max_rows], partition.entry_ids[: self.max_rows]
-                if due_only and len(rows) < self.max_rows and not old:
-                    break
-                file = await asyncio.to_thread(self._write, partition.path, ids[0], rows)
-                await self._mark_landed(partition.states[: len(rows)], f"landed {file}")
-                await self.client.xack(self.stream, self.group, *ids)
-                self.landed += len(ids)
-                landed += len(ids)
-                self._count(rows)
-                self.held.difference_update(ids)
-                del partition.rows[: len(rows)], partition.entry_ids[: len(ids)], partition.states[: len(rows)]
+            try:
+                landed += await self._flush_partition(partition, due_only and not old)
+            except OSError as error:  # storage refused this partition: the others still land
+                self.metrics.land_errors.inc()
+                log.warning("cannot land %s now (%s); kept for the next attempt", partition.path, error)
             if not partition.rows:
                 del self.partitions[key]
         return landed
+
+    async def _flush_partition(self, partition: Partition, full_files_only: bool) -> int:
+        landed = 0
+        while partition.rows:
+            rows, ids = partition.rows[: self.max_rows], partition.entry_ids[: self.max_rows]
+            if full_files_only and len(rows) < self.max_rows:
+                break
+            try:
+                table = pa.Table.from_pylist(rows, schema=SCHEMA)
+            except (pa.ArrowException, OverflowError, TypeError, ValueError):
+                await self._bury_unwritable(partition)
+                continue
+            file = await asyncio.to_thread(self._write, partition.path, ids[0], table)
+            await self._mark_landed(partition.states[: len(rows)], f"landed {file}")
+            await self.client.xack(self.stream, self.group, *ids)
+            self.landed += len(ids)
+            landed += len(ids)
+            self._count(rows)
+            self.held.difference_update(ids)
+            del partition.rows[: len(rows)], partition.entry_ids[: len(ids)], partition.states[: len(rows)]
+        return landed
+
+    async def _bury_unwritable(self, partition: Partition) -> None:
+        """The rows Parquet refuses, each found alone, as dead letters with their original entries."""
+        for index in reversed(range(len(partition.rows))):
+            try:
+                pa.Table.from_pylist(partition.rows[index : index + 1], schema=SCHEMA)
+            except (pa.ArrowException, OverflowError, TypeError, ValueError) as error:
+                entry_id = partition.entry_ids[index]
+                found = await self.client.xrange(self.stream, min=entry_id, max=entry_id)
+                await self._bury(entry_id, found[0][1] if found else {}, "unwritable", f"Parquet refused it: {error}")
+                self.held.discard(entry_id)
+                del partition.rows[index], partition.entry_ids[index], partition.states[index]
 
     async def _mark_landed(self, states: list[tuple[str, str]], state: str) -> None:
         for start in range(0, len(states), MARK_CHUNK):
@@ -253,7 +298,7 @@ class Lander:
         for model, count in by_model.items():
             self.metrics.landed_events.labels(model=model).inc(count)
 
-    def _write(self, path: str, first_id: str, rows: list[dict[str, Any]]) -> str:
+    def _write(self, path: str, first_id: str, table: pa.Table) -> str:
         """Write one file; returns where it is, as the output was given (s3://...)."""
         folder = f"{self.root}/{path}"
         name = f"part-{first_id.replace('-', '_')}.parquet"
@@ -261,9 +306,8 @@ class Lander:
         if isinstance(self.fs, pafs.LocalFileSystem):
             self.fs.create_dir(folder, recursive=True)
         temporary = f"{folder}/.part-{first_id}.tmp"
-        table = pa.Table.from_pylist(rows, schema=SCHEMA)
         with self.fs.open_output_stream(temporary) as sink:
             pq.write_table(table, sink)
         self.fs.move(temporary, final)
-        log.info("landed %d events in %s", len(rows), final)
+        log.info("landed %d events in %s", table.num_rows, final)
         return f"{self.output}/{path}/{name}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from mlpatterns_server.metrics import exposition
+from mlpatterns_server.predlog.deadletters import dead_letter_counter
 
 
 class CollectorMetrics:
@@ -47,6 +48,8 @@ class CollectorMetrics:
             "Events in the stream the lander has not read yet (the consumer group's lag).",
             registry=self.registry,
         )
+
+        self.dead_letters = dead_letter_counter(self.registry)
 
     def exposition(self, accept: str) -> tuple[bytes, str]:
         return exposition(self.registry, accept)

@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from mlpatterns_server.predlog.schema import InvalidEvent, check
+
 # KEYS: the event's state (a hash by component), the pending join, the stream.
 # ARGV: half (event, request, response), payload, ttl, maxlen, meta, component, alone (1: no join).
 _TAKE = """
@@ -80,8 +82,8 @@ class Receiver:
         if kind not in (REQUEST_TYPE, RESPONSE_TYPE):
             raise BadEvent(f"event type {kind!r} is not {REQUEST_TYPE} or {RESPONSE_TYPE}")
         where = attributes.get("inferenceservicename", "") + "/" + attributes.get("component", "")
-        if _is_ours(payload):
-            document = orjson.loads(payload)
+        document = _ours(payload)
+        if document is not None:
             source, half, where = "server", "event", f"{document['model']}/{document['role']}"
         else:
             source, half = "kserve", "request" if kind == REQUEST_TYPE else "response"
@@ -120,7 +122,10 @@ def _attributes(headers: dict[str, str], body: bytes) -> dict[str, Any]:
         if data is None and "data_base64" in document:
             import base64
 
-            data = base64.b64decode(document.pop("data_base64"))
+            try:
+                data = base64.b64decode(str(document.pop("data_base64")), validate=True)
+            except ValueError as error:
+                raise BadEvent(f"data_base64 is not base64: {error}") from None
         attributes: dict[str, Any] = {key: str(value) for key, value in document.items()}
         attributes["data"] = data if isinstance(data, bytes) else orjson.dumps(data)
         return attributes
@@ -131,12 +136,18 @@ def _attributes(headers: dict[str, str], body: bytes) -> dict[str, Any]:
     return attributes
 
 
-def _is_ours(payload: bytes) -> bool:
-    """Our servers' events carry the whole prediction; KServe's carry one protocol body."""
+def _ours(payload: bytes) -> dict[str, Any] | None:
+    """Our servers' event, checked (BadEvent names what is wrong); None for KServe's, which carry
+    one protocol body. Ours carry the whole prediction: request_id, model, role, inputs, outputs."""
     if not payload.startswith(b"{") or b'"request_id"' not in payload:
-        return False
+        return None
     try:
         document = orjson.loads(payload)
     except orjson.JSONDecodeError:
-        return False
-    return isinstance(document, dict) and {"request_id", "model", "role", "inputs", "outputs"} <= document.keys()
+        return None
+    if not (isinstance(document, dict) and {"request_id", "model", "role", "inputs", "outputs"} <= document.keys()):
+        return None
+    try:
+        return check(document)
+    except InvalidEvent as error:
+        raise BadEvent(f"the prediction-log event is invalid: {error}") from None

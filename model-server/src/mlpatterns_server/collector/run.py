@@ -26,6 +26,7 @@ from mlpatterns_server.collector.settings import CollectorSettings
 from mlpatterns_server.errors import ServerError
 from mlpatterns_server.metrics import serve_port
 from mlpatterns_server.request_body import BodyBudget, read_body
+from mlpatterns_server.worker_task import WorkerTask
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class Collector:
                    settings.max_file_rows, settings.max_file_age_seconds, settings.join_ttl_seconds, self.metrics)
             if settings.land else None
         )  # fmt: skip
+        self.worker = WorkerTask("lander")
         self.stopping = asyncio.Event()
 
     async def event(self, request: Request) -> Response:
@@ -91,17 +93,19 @@ class Collector:
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         port = self.settings.metrics_port
         stop_metrics = serve_port(self.metrics.registry, port, self.settings.host) if port else None
-        task = asyncio.create_task(self._land()) if self.lander else None
+        task = self.worker.start(self._land()) if self.lander else None
         yield
         self.stopping.set()
         if task:
-            await task
+            with contextlib.suppress(Exception):  # it died: logged, and said by readiness, when it did
+                await task
         if stop_metrics:
             stop_metrics()
         await self.client.aclose()
 
     async def _land(self) -> None:
-        """The lander, kept running through Redis outages."""
+        """The lander, kept running through Redis and storage outages. Bad entries are dead letters
+        (lander.py); anything else ends the task, and with it readiness (worker_task.py)."""
         from redis.exceptions import RedisError
 
         assert self.lander is not None
@@ -112,16 +116,12 @@ class Collector:
                 self.metrics.land_errors.inc()
                 log.warning("landing paused (%s); retrying in 1 s", error)
                 await asyncio.sleep(1)
-            except Exception:
-                self.metrics.land_errors.inc()
-                log.exception("landing failed; retrying in 5 s")
-                await asyncio.sleep(5)
 
     def app(self) -> Starlette:
         routes = [
             Route("/v1/events/{id}", self.state),
             Route("/v1/flush", self.flush, methods=["POST"]),
-            *redis_health_routes(self.client),
+            *redis_health_routes(self.client, self.worker if self.lander else None),
         ]
         if self.settings.receive:
             routes.insert(0, Route("/", self.event, methods=["POST"]))

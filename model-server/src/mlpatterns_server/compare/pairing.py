@@ -105,7 +105,10 @@ class Pairing:
             return Unpaired(event, missing=False)
         del self.waiting[key]
         primary, shadow = (partner, event) if partner.role == self.primary_role else (event, partner)
-        return compare(primary, shadow, self.tolerance, self.task)
+        try:
+            return compare(primary, shadow, self.tolerance, self.task)
+        except (TypeError, ValueError) as error:  # outputs of shapes no row comparison fits (scores of text)
+            return Comparison(primary.model, primary, shadow, problem=f"cannot be compared: {error}")
 
     def expire(self, now: float | None = None) -> list[Unpaired]:
         """The events whose window has passed (or beyond the most that may wait), oldest first."""

@@ -5,7 +5,9 @@ pairs each request's primary and shadow events (pairing.py) and exports what it 
     GET /v1/summary     agreement, disagreement by class pair, error and latency quantiles (JSON)
 
 An entry is acknowledged once its event is compared or given up on, so a restarted comparison
-takes over what it had read and not finished. With --summary_url it prints a running
+takes over what it had read and not finished. An entry that is not a valid event (predlog/schema.py)
+is a dead letter in `<stream>:dead` and the comparison goes on; if its task dies all the same, the
+process stops answering ready. With --summary_url it prints a running
 comparison's summary as a table (or JSON) instead."""
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +29,9 @@ from mlpatterns_server.collector.receiver import as_text
 from mlpatterns_server.compare.pairing import Comparison, Logged, Pairing, Unpaired
 from mlpatterns_server.compare.settings import CompareSettings
 from mlpatterns_server.compare.tally import Tally
+from mlpatterns_server.predlog.deadletters import DeadLetters, dead_letter_counter
+from mlpatterns_server.predlog.schema import InvalidEvent, parse
+from mlpatterns_server.worker_task import WorkerTask
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,8 @@ class Comparer:
             every_request_mirrored=settings.mirror_percent >= 100, task=settings.task,
         )  # fmt: skip
         self.tally = Tally()
+        self.dead = DeadLetters(self.client, settings.stream, settings.group, dead_letter_counter(self.tally.registry))
+        self.worker = WorkerTask("compare")
         self.stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -74,11 +80,15 @@ class Comparer:
         done: list[str] = []
         for raw_id, fields in entries:
             entry_id = as_text(raw_id)
-            event = _event(fields)
-            if event is None:  # not one of our servers' events (a KServe logger pair, a malformed entry)
+            if b"event" not in fields:  # a KServe logger pair: the lander's, not ours to compare
                 done.append(entry_id)
                 continue
-            outcome = self.pairing.add(Logged.from_event(event, entry_id))
+            try:
+                outcome = self.pairing.add(Logged.from_event(parse(fields[b"event"]), entry_id))
+            except InvalidEvent as error:
+                await self.dead.send(entry_id, fields, error.reason, str(error))
+                done.append(entry_id)
+                continue
             if isinstance(outcome, Comparison):
                 self.tally.compared(outcome)
                 done += [outcome.primary.entry_id, outcome.shadow.entry_id]
@@ -120,32 +130,20 @@ class Comparer:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(self.run(), name="compare")
+        task = self.worker.start(self.run())
         yield
         self.stopping.set()
-        await task
+        with contextlib.suppress(Exception):  # it died: logged, and said by readiness, when it did
+            await task
         await self.client.aclose()
 
     def app(self) -> Starlette:
         routes = [
             metrics_route(self.tally.exposition),
             Route("/v1/summary", self.summary),
-            *redis_health_routes(self.client),
+            *redis_health_routes(self.client, self.worker),
         ]
         return Starlette(routes=routes, lifespan=self.lifespan)
-
-
-def _event(fields: dict[bytes, bytes]) -> dict[str, Any] | None:
-    raw = fields.get(b"event")
-    if raw is None:
-        return None
-    try:
-        event = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(event, dict) or not {"request_id", "model", "role"} <= event.keys():
-        return None
-    return event
 
 
 def print_summary(url: str, form: str) -> int:
