@@ -5,6 +5,7 @@ ends failed instead of looping."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from pathlib import Path
@@ -190,3 +191,74 @@ def test_a_worker_stops_cleanly_on_sigterm(start_server: ServerFactory, iris: Ir
     process: ManagedProcess = runner.process
     process.signal(signal.SIGTERM)
     assert process.wait_exit(timeout=20) == 0
+
+
+def test_a_reused_idempotency_key_with_another_body_is_refused(
+    start_server: ServerFactory, iris: Iris, own_redis_url: str
+) -> None:
+    front = api(start_server, iris.joblib_dir, own_redis_url)
+    first = httpx.post(f"{front.url}/v1/jobs", json={"instances": iris.features[:1].tolist()},
+                       headers={"Idempotency-Key": "order-19"})  # fmt: skip
+    other = httpx.post(f"{front.url}/v1/jobs", json={"instances": iris.features[1:2].tolist()},
+                       headers={"Idempotency-Key": "order-19"})  # fmt: skip
+    assert first.status_code == 202
+    assert other.status_code == 422
+    assert first.json()["id"] in other.json()["error"]
+    assert redis.Redis.from_url(own_redis_url).xlen(STREAM) == 1
+
+
+def test_a_job_refused_after_a_lost_answer_never_appears(own_redis_url: str) -> None:
+    """The API's resolve after a submit with no answer: a job that is not there is tombstoned, so
+    the submit still on its way (Redis paused, the command in its buffer) cannot queue it late."""
+    import asyncio
+
+    import redis.asyncio
+
+    from mlpatterns_server.jobs.queue import JobQueue, Refused
+
+    async def scenario() -> None:
+        client = redis.asyncio.Redis.from_url(own_redis_url)
+        queue = JobQueue(client, STREAM, "workers", 3600)
+        assert not await queue.resolve("late")  # as if its submit had not reached Redis yet
+        try:
+            await queue.submit("late", "v1", b"{}", None, None, 3600)
+            raise AssertionError("a tombstoned job was queued")
+        except Refused:
+            pass
+        await queue.submit("early", "v1", b"{}", None, None, 3600)
+        assert await queue.resolve("early")  # it was queued: the answer was lost, not the job
+        assert await client.xlen(STREAM) == 1
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_with_redis_paused_mid_submission_every_202_is_a_job_and_every_503_is_none(
+    start_server: ServerFactory, iris: Iris, tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.support.services import start_redis
+
+    redis_process, url = start_redis(tmp_path)
+    try:
+        front = api(start_server, iris.joblib_dir, url)
+        body = {"instances": iris.features[:1].tolist()}
+
+        def submit(_: int) -> int:
+            with contextlib.suppress(httpx.HTTPError):
+                return httpx.post(f"{front.url}/v1/jobs", json=body, timeout=120).status_code
+            return 0
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = pool.map(submit, range(600))
+            time.sleep(1.0)  # submissions under way
+            redis_process.signal(signal.SIGSTOP)
+            time.sleep(8)  # past the API's 5 s Redis timeout: answers are lost, commands wait in Redis
+            redis_process.signal(signal.SIGCONT)
+            codes = list(answers)
+        assert set(codes) <= {202, 503}, codes
+        accepted = codes.count(202)
+        assert redis.Redis.from_url(url).xlen(STREAM) == accepted, f"{codes.count(503)} answered 503"
+    finally:
+        redis_process.stop()

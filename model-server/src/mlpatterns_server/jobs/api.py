@@ -5,8 +5,11 @@ the workers read; their status and result are read back by id."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import time
+import uuid
 from collections.abc import AsyncIterator
 
 import orjson
@@ -22,7 +25,7 @@ from mlpatterns_server.app import error_response, hardened_app, json_response, m
 from mlpatterns_server.dataplane.plane import DataPlane
 from mlpatterns_server.errors import InvalidInput, RouteNotFound, ServerError
 from mlpatterns_server.jobs.metrics import JobMetrics
-from mlpatterns_server.jobs.queue import JobQueue, status_document
+from mlpatterns_server.jobs.queue import IdempotencyConflict, JobQueue, Refused, status_document
 from mlpatterns_server.jobs.settings import AsyncApiSettings
 from mlpatterns_server.loading.loaded import LoadedModel
 from mlpatterns_server.metrics import ServerMetrics
@@ -38,6 +41,12 @@ IDEMPOTENCY_KEY = "idempotency-key"
 
 class QueueUnavailable(ServerError):
     status_code = 503
+
+
+class Conflict(ServerError):
+    """An Idempotency-Key reused with another body (Stripe's and the IETF draft's 422)."""
+
+    status_code = 422
 
 
 class JobsFrontEnd:
@@ -89,13 +98,39 @@ class JobsFrontEnd:
     async def _submit(
         self, codec: V1Codec | V2Codec, body: bytes, header: str | None, key: str | None
     ) -> tuple[str, bool]:
+        """Accepted (the job exists and will run once) or refused (QueueUnavailable: it does not exist)."""
         from redis.exceptions import RedisError
 
+        job_id = uuid.uuid4().hex
         try:
-            return await self.queue.submit(codec.name, body, header, key, self.settings.idempotency_ttl_seconds)
+            return await self.queue.submit(job_id, codec.name, body, header, key, self.settings.idempotency_ttl_seconds)
+        except IdempotencyConflict as error:
+            raise Conflict(str(error)) from None
+        except Refused:  # only after a resolve, which this submit has not had: Redis lost state
+            raise QueueUnavailable("the job queue refused the job, try again later") from None
         except (RedisError, OSError) as error:
-            log.warning("cannot queue a job: %s", error)
+            log.warning("no answer from the job queue for job %s (%s); asking whether it was queued", job_id, error)
+            if await self._resolve(job_id):
+                return job_id, True
             raise QueueUnavailable(f"the job queue (Redis) is unavailable, try again later: {error}") from None
+
+    async def _resolve(self, job_id: str) -> bool:
+        """Whether the job whose submit had no answer exists, asked until Redis answers (a tombstone
+        makes a no final). Redis silent for all of --submit_confirm_seconds: QueueUnavailable that
+        says the job's fate is unknown and where to look."""
+        from redis.exceptions import RedisError
+
+        deadline = time.monotonic() + self.settings.submit_confirm_seconds
+        while True:
+            try:
+                return await self.queue.resolve(job_id)
+            except (RedisError, OSError) as error:
+                if time.monotonic() >= deadline:
+                    raise QueueUnavailable(
+                        f"the job queue (Redis) did not answer for {self.settings.submit_confirm_seconds:g} s: job "
+                        f"{job_id} may have been queued; GET /v1/jobs/{job_id} says ({error})"
+                    ) from None
+                await asyncio.sleep(0.5)
 
     async def status(self, request: Request) -> Response:
         from redis.exceptions import RedisError

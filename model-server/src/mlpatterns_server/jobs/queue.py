@@ -9,26 +9,49 @@ jobs leave the stream, so its length is the backlog."""
 
 from __future__ import annotations
 
+import hashlib
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-# Atomic submit: an Idempotency-Key seen before returns its first job; otherwise the job's hash,
-# its stream entry and the key are written together, so a concurrent retry never sees half a job.
+# Atomic submit: an Idempotency-Key seen before returns its first job (or -2: it came with another
+# body); otherwise the job's hash, its stream entry and the key are written together, so a
+# concurrent retry never sees half a job. A job id refused by _RESOLVE (its tombstone) is never
+# written (-1), however late its submit reaches Redis.
 _SUBMIT = """
+if redis.call("EXISTS", KEYS[4]) == 1 then return {ARGV[1], -1} end
 if ARGV[8] == "1" then
   local existing = redis.call("GET", KEYS[1])
-  if existing then return {existing, 0} end
+  if existing then
+    local id, digest = string.match(existing, "^(%S+) ?(%S*)$")
+    if digest ~= "" and digest ~= ARGV[9] then return {id, -2} end
+    return {id, 0}
+  end
 end
 redis.call("HSET", KEYS[2], "status", "pending", "submitted", ARGV[2], "attempts", 0)
 redis.call("EXPIRE", KEYS[2], ARGV[3])
 redis.call("XADD", KEYS[3], "*", "id", ARGV[1], "protocol", ARGV[5], "body", ARGV[6], "binary_header", ARGV[7])
-if ARGV[8] == "1" then redis.call("SET", KEYS[1], ARGV[1], "EX", ARGV[4]) end
+if ARGV[8] == "1" then redis.call("SET", KEYS[1], ARGV[1] .. " " .. ARGV[9], "EX", ARGV[4]) end
 return {ARGV[1], 1}
 """
+# After a submit whose answer was lost: 1 when the job exists (the answer was lost, not the job),
+# else 0 and a tombstone, so a submit still on its way is refused (-1 above).
+_RESOLVE = """
+if redis.call("EXISTS", KEYS[1]) == 1 then return 1 end
+redis.call("SET", KEYS[2], "refused", "EX", ARGV[1])
+return 0
+"""
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was first used with another body (answered 422)."""
+
+
+class Refused(Exception):
+    """The job id was refused by a resolve: the job does not exist and never will."""
+
 
 DONE, FAILED, PENDING = "done", "failed", "pending"
 
@@ -58,6 +81,7 @@ class JobQueue:
         self.group = group
         self.result_ttl = result_ttl_seconds
         self._submit = client.register_script(_SUBMIT)
+        self._resolve = client.register_script(_RESOLVE)
 
     def job_key(self, job_id: str) -> str:
         return f"{self.stream}:job:{job_id}"
@@ -74,15 +98,29 @@ class JobQueue:
                 raise
 
     async def submit(
-        self, protocol: str, body: bytes, binary_header: str | None, idempotency_key: str | None, idempotency_ttl: int
-    ) -> tuple[str, bool]:
+        self, job_id: str, protocol: str, body: bytes, binary_header: str | None, idempotency_key: str | None,
+        idempotency_ttl: int,
+    ) -> tuple[str, bool]:  # fmt: skip
         """The job's id, and whether it is new (False: the Idempotency-Key's first job)."""
-        job_id = uuid.uuid4().hex
-        keys = [f"{self.stream}:idempotency:{idempotency_key or ''}", self.job_key(job_id), self.stream]
+        keys = [f"{self.stream}:idempotency:{idempotency_key or ''}", self.job_key(job_id), self.stream,
+                self._tombstone(job_id)]  # fmt: skip
+        digest = hashlib.sha256(f"{protocol}\0{binary_header or ''}\0".encode() + body).hexdigest()
         args = [job_id, time.time(), self.result_ttl, idempotency_ttl, protocol, body, binary_header or "",
-                "1" if idempotency_key else "0"]  # fmt: skip
+                "1" if idempotency_key else "0", digest]  # fmt: skip
         given, created = await self._submit(keys=keys, args=args)
-        return given.decode() if isinstance(given, bytes) else str(given), bool(created)
+        given = given.decode() if isinstance(given, bytes) else str(given)
+        if int(created) == -2:
+            raise IdempotencyConflict(f"the Idempotency-Key was first used for job {given}, with another body")
+        if int(created) == -1:
+            raise Refused(job_id)
+        return given, bool(int(created))
+
+    async def resolve(self, job_id: str) -> bool:
+        """Whether a job whose submit had no answer exists; when not, it never will."""
+        return bool(await self._resolve(keys=[self.job_key(job_id), self._tombstone(job_id)], args=[self.result_ttl]))
+
+    def _tombstone(self, job_id: str) -> str:
+        return f"{self.stream}:refused:{job_id}"
 
     async def status(self, job_id: str) -> dict[str, Any] | None:
         status, result, error = await self.client.hmget(self.job_key(job_id), ["status", "result", "error"])

@@ -30,6 +30,12 @@ class AsyncApiSettings(QueueSettings):
     model_config = SettingsConfigDict(cli_prog_name="mlpatterns-server async-api")
 
     idempotency_ttl_seconds: int = Field(86400, ge=1, description="How long an Idempotency-Key maps to its first job.")
+    submit_confirm_seconds: float = Field(
+        30,
+        gt=0,
+        description="When Redis does not answer a submission, how long the API keeps asking whether the job was "
+        "queued before answering 503 (a 503 means not queued, unless it says the job's fate is unknown).",
+    )
 
 
 class AsyncWorkerSettings(QueueSettings):
