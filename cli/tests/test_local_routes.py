@@ -157,3 +157,20 @@ end
                           capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
     expected = [f"{bucket(user)} true" if user else "none true" for user in users]
     assert done.stdout.splitlines() == expected
+
+
+def test_the_gateway_buckets_a_users_bytes_as_sent_without_surrounding_whitespace() -> None:
+    from mlpatterns.local.routes import Sticky
+
+    sticky = Sticky("x-user-id", "x-mlpatterns-bucket")
+
+    def bucket_of(sent: bytes) -> str:
+        headers = {"x-user-id": sent.decode("latin-1")}  # how the front end reads a header
+        sticky.apply(headers)
+        return headers["x-mlpatterns-bucket"]
+
+    assert bucket_of("jösé".encode()) == str(bucket("jösé")) != str(bucket("jösé".encode().decode("latin-1")))
+    assert bucket_of(b"u0 ") == bucket_of(b" u0\t") == bucket_of(b"u0") == str(bucket("u0"))
+    headers = {"x-user-id": "  ", "x-mlpatterns-bucket": "7"}  # blank: no user, and no bucket a client chose
+    sticky.apply(headers)
+    assert "x-mlpatterns-bucket" not in headers

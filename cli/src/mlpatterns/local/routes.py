@@ -29,11 +29,12 @@ RETRY_CONDITIONS = {"connect-failure", "refused-stream", "unavailable", "cancell
                     "gateway-error", "retriable-status-codes"}  # fmt: skip
 
 
-def bucket(user: str) -> int:
-    """A user's bucket: FNV-1a (32 bit) of the id's UTF-8 bytes, modulo 100, as the EnvoyFilter of
-    charts/online-ab computes it in Lua (a test runs both on the same ids)."""
+def bucket(user: str | bytes) -> int:
+    """A user's bucket: FNV-1a (32 bit) of the id's UTF-8 bytes (bytes: as they are), modulo 100,
+    as the EnvoyFilter of charts/online-ab computes it in Lua on the header's bytes (a test runs
+    both on the same ids)."""
     value = 2166136261
-    for byte in user.encode():
+    for byte in user.encode() if isinstance(user, str) else user:
         value = ((value ^ byte) * 16777619) % 2**32
     return value % BUCKETS
 
@@ -152,9 +153,12 @@ class Sticky:
     bucket_header: str
 
     def apply(self, headers: dict[str, str]) -> None:
-        user = headers.get(self.header)
+        """`headers` as the front end reads them (latin-1, one character per byte): the user's bytes
+        are hashed as sent, and without the whitespace around them, which Envoy's HTTP/1 codec trims
+        before the Lua filter sees the value."""
+        user = (headers.get(self.header) or "").strip(" \t")
         if user:
-            headers[self.bucket_header] = str(bucket(user))
+            headers[self.bucket_header] = str(bucket(user.encode("latin-1")))
         else:
             headers.pop(self.bucket_header, None)
 
